@@ -1,0 +1,12 @@
+"""course_lib: the tested PyTorch library behind the course *Optimization for Machine Learning*.
+
+Modules
+-------
+optim      optimizers written from scratch as ``torch.optim.Optimizer`` subclasses
+schedules  learning-rate schedules as plain functions of the step, and a driver for any optimizer
+problems   differentiable test problems with closed-form gradients and Hessians, data generators
+runs       run an optimizer on a problem and record its trajectory
+devices    the devices present on this machine
+"""
+
+__version__ = "0.1.0"
