@@ -19,6 +19,15 @@ import course_lib.optim as ours
 
 PAIRS = {
     "SGD": ours.SGD,
+    "Adagrad": ours.Adagrad,
+    "RMSprop": ours.RMSprop,
+    "Adadelta": ours.Adadelta,
+    "Adam": ours.Adam,
+    "AdamW": ours.AdamW,
+    "Adamax": ours.Adamax,
+    "NAdam": ours.NAdam,
+    "RAdam": ours.RAdam,
+    "Adafactor": ours.Adafactor,
 }
 IMPLEMENTATION_SWITCHES = {"foreach", "fused", "capturable", "differentiable"}
 STEPS = 60
