@@ -7,6 +7,7 @@ schedules  learning-rate schedules as plain functions of the step, and a driver 
 problems   differentiable test problems with closed-form gradients and Hessians, data generators
 runs       run an optimizer on a problem and record its trajectory
 devices    the devices present on this machine
+widgets    interactive figures with two faces: live sliders in Jupyter, small multiples in the book
 """
 
 __version__ = "0.1.0"
