@@ -7,6 +7,7 @@ schedules  learning-rate schedules as plain functions of the step, and a driver 
 problems   differentiable test problems with closed-form gradients and Hessians, data generators
 runs       run an optimizer on a problem and record its trajectory
 devices    the devices present on this machine
+checks     argument checks that raise ValueError naming the parameter and the value
 widgets    interactive figures with two faces: live sliders in Jupyter, small multiples in the book
 """
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .devices import resolve_device
-from .optim._base import check_non_negative, check_positive
+from .checks import check_non_negative, check_positive
 
 __all__ = [
     "Problem",
