@@ -18,14 +18,50 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+# --- the book -------------------------------------------------------------------------------
+# MathJax, RequireJS and the ipywidgets embed manager are served by the book itself (it must work
+# offline): `npm ci` installs the versions pinned in chapters/_vendor/package-lock.json, redone
+# only when package.json or the lock file change, and copy_assets.py stages the few files the
+# pages load in chapters/_vendor/_build/, which _config.yml hands to Sphinx (html_static_path).
+VENDOR       := chapters/_vendor
+VENDOR_NPM   := $(VENDOR)/node_modules/.package-lock.json
+VENDOR_STAGE := $(VENDOR)/_build/.stamp
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+$(VENDOR_NPM): $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js >= 18) is required to build the book" >&2; exit 1; }
+	cd $(VENDOR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Sphinx copies static files only when it writes pages, so newly staged files also drop the
+# HTML output (not the notebook cache): the next build rewrites every page and copies them.
+$(VENDOR_STAGE): $(VENDOR_NPM) $(VENDOR)/copy_assets.py $(VENDOR)/widgets-setup.js
+	$(PYTHON) $(VENDOR)/copy_assets.py
+	rm -rf _build/html
+
+# Warnings are errors (-W), nitpicky cross-references (-n); notebooks are executed in cache mode
+# (_config.yml), so an unchanged notebook is not executed again. COURSE_STATIC=1 makes every
+# interactive figure show its static face (course_lib.widgets): a page cannot run Python.
+book: $(STAMP) $(VENDOR_STAGE)
+	COURSE_STATIC=1 $(BIN)/jupyter-book build . --builder html -W -n --keep-going
+
+# --- the tests ------------------------------------------------------------------------------
+# `make test` builds the book first: tests/test_book_browser.py checks the built HTML.
+# One pytest run holds the test-suite and the chapter notebooks (nbval: every output compared
+# with the committed one, after tests/nbval_sanitize.cfg), so it never collects zero items.
+# The student exercise notebooks (exercises/<set>.ipynb) have blanks and no outputs, so they are
+# run separately with --nbval-lax (they must run without error; only cells marked
+# NBVAL_CHECK_OUTPUT are compared), and only if any exist.
+# Finally every chapter notebook is executed twice and the outputs compared (determinism).
+NBVAL_OPTS := --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+STUDENT_NBS = $(shell find exercises -maxdepth 1 -name '*.ipynb' 2>/dev/null | sort)
+
+test: book
+	COURSE_STATIC=1 $(BIN)/python -m pytest tests chapters --nbval $(NBVAL_OPTS) --ignore=chapters/_vendor
+	$(if $(STUDENT_NBS),COURSE_STATIC=1 $(BIN)/python -m pytest --nbval-lax $(NBVAL_OPTS) $(STUDENT_NBS))
+	COURSE_STATIC=1 $(BIN)/python tests/check_reexecution.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer_step.py
 
 clean:
-	rm -rf _build
+	rm -rf _build $(VENDOR)/_build
