@@ -51,14 +51,18 @@ def make_params(n_params: int, seed: int = 0) -> list[torch.Tensor]:
     return params
 
 
-def time_steps(opt: torch.optim.Optimizer, repeats: int) -> float:
-    opt.step()  # creates the state, which is not part of a steady-state step
-    times = []
+def time_interleaved(optimizers: list[torch.optim.Optimizer], repeats: int) -> list[float]:
+    """Median step time of each optimizer, timing them in turn within every repeat so that all of
+    them see the same machine load (a busy core slows every entry, not just one)."""
+    for opt in optimizers:
+        opt.step()  # creates the state, which is not part of a steady-state step
+    times = [[] for _ in optimizers]
     for _ in range(repeats):
-        start = time.perf_counter()
-        opt.step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for opt, bucket in zip(optimizers, times):
+            start = time.perf_counter()
+            opt.step()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
 
 
 def state_bytes_per_param(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> float:
@@ -76,7 +80,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 on CPU; median step time")
     worst = 0.0
     for size in (int(s) for s in args.sizes):
-        repeats = 15 if size <= 2_000_000 else 5
+        repeats = 31 if size <= 2_000_000 else 9
         print(f"\n{size / 1e6:g}M parameters ({repeats} timed steps each)")
         print(f"{'optimizer':<12}{'course_lib ms':>14}{'torch ms':>10}{'ratio':>7}"
               f"{'foreach ms':>12}{'ratio':>7}{'state B/param':>15}")
@@ -85,14 +89,15 @@ def main() -> None:
                 continue
             params = make_params(size)
             opt = getattr(ours, name)(params, **kwargs)
-            t_ours = time_steps(opt, repeats)
-            bytes_pp = state_bytes_per_param(opt, params)
-            del opt
             if torch_cls is None:
+                (t_ours,) = time_interleaved([opt], repeats)
+                bytes_pp = state_bytes_per_param(opt, params)
                 print(f"{name:<12}{t_ours * 1e3:14.2f}{'-':>10}{'-':>7}{'-':>12}{'-':>7}{bytes_pp:15.2f}")
                 continue
-            t_single = time_steps(torch_cls(make_params(size), foreach=False, **kwargs), repeats)
-            t_foreach = time_steps(torch_cls(make_params(size), foreach=True, **kwargs), repeats)
+            t_ours, t_single, t_foreach = time_interleaved(
+                [opt, torch_cls(make_params(size), foreach=False, **kwargs),
+                 torch_cls(make_params(size), foreach=True, **kwargs)], repeats)
+            bytes_pp = state_bytes_per_param(opt, params)
             ratio = t_ours / t_single
             worst = max(worst, ratio)
             flag = "" if ratio <= TARGET else "  above target"
