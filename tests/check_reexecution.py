@@ -9,7 +9,8 @@ dependence on time, hash randomisation or leftover state), so that nbval's compa
 meaningful and the committed notebooks can be regenerated at will.
 
 Compared: every cell's outputs -- stream text, results, display data, errors; images byte for byte.
-Ignored: execution counts, execution timestamps and other cell metadata, and the random model
+Ignored: how a stream is split into pieces (consecutive stream outputs are merged, as nbval does),
+execution counts, execution timestamps and other cell metadata, and the random model
 ids of ipywidgets (renumbered in order of appearance). The sanitizers of
 tests/nbval_sanitize.cfg (memory addresses, timings, temporary paths) are applied first, as nbval
 does. Only notebooks under chapters/ are chapter notebooks; the student exercise notebooks
@@ -98,6 +99,12 @@ def normalized_outputs(nb: nbformat.NotebookNode, patterns: list[tuple[str, str]
             output = clean(output)
             if binary:  # images are compared byte for byte (and base64 is no text to sanitize)
                 output["data"].update(binary)
+            previous = outputs[-1] if outputs else None
+            if (previous and output.get("output_type") == "stream" == previous.get("output_type")
+                    and output.get("name") == previous.get("name")):
+                # The kernel may flush one print in several pieces; nbval merges them too.
+                previous["text"] += output["text"]
+                continue
             outputs.append(output)
         cells.append(json.dumps({"cell": index, "outputs": outputs}, indent=1, sort_keys=True))
     return cells

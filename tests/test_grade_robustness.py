@@ -452,7 +452,12 @@ def test_what_student_code_sees(tmp_path, sandboxed):
         # Only course_lib (read-only) and, as an empty skeleton, the folders above the binds.
         assert not {str(tmp_path), str(PUBLIC), str(HIDDEN), str(SOURCE)} & set(seen["visible"])
         assert str(Path(course_lib.__file__).parent) in seen["visible"]
-        assert seen["writable"] == ["/tmp/probe"]
+        # Writes land only in the sandbox's private /tmp: a checkout under /tmp (a CI clone) shows
+        # as a writable folder skeleton there, but nothing written reaches the host.
+        assert "/tmp/probe" in seen["writable"]
+        assert all(Path(p).is_relative_to("/tmp") for p in seen["writable"]), seen["writable"]
+        for path in grader_files + [str(Path(course_lib.__file__).parent)]:
+            assert not (Path(path) / "probe").exists(), f"a sandboxed write reached the host: {path}"
         assert max(seen["pids"]) < 10  # its own pid namespace
         assert seen["interfaces"] == ["lo"] and seen["network"] is False
         assert not {"home", "var", "srv", "opt", "mnt"} & set(seen["root"])

@@ -108,9 +108,11 @@ def prefix(writable: list[Path], chdir: str = "/tmp") -> list[str]:
     ]
     for path in _ETC_FILES:
         args += ["--ro-bind-try", path, path]
+    # The private /tmp comes before the read-only roots: bwrap mounts in order, so a checkout or
+    # venv that lives under /tmp (a CI clone, say) is bound on top of it instead of hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for root in read_only_roots():
         args += ["--ro-bind", str(root), str(root)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for path in writable:
         args += ["--bind", str(path), str(path)]
     # The sandbox's root is a tmpfs of its own that holds the mount points: read-only, so that
