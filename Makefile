@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv book test bench clean
+.PHONY: venv book test bench clean execute
 
 venv: $(STAMP)
 
@@ -59,6 +59,10 @@ test: book
 	COURSE_STATIC=1 $(BIN)/python -m pytest tests chapters --nbval $(NBVAL_OPTS) --ignore=chapters/_vendor
 	$(if $(STUDENT_NBS),COURSE_STATIC=1 $(BIN)/python -m pytest --nbval-lax $(NBVAL_OPTS) $(STUDENT_NBS))
 	COURSE_STATIC=1 $(BIN)/python tests/check_reexecution.py
+
+# Execute chapter notebooks in place, as they are committed: make execute NB=chapters/ch01_gradient_descent.ipynb
+execute: $(STAMP)
+	COURSE_STATIC=1 $(BIN)/python tests/execute_notebook.py $(NB)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer_step.py
