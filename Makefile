@@ -51,14 +51,15 @@ book: $(STAMP) $(VENDOR_STAGE)
 # The student exercise notebooks (exercises/<set>.ipynb) have blanks and no outputs, so they are
 # run separately with --nbval-lax (they must run without error; only cells marked
 # NBVAL_CHECK_OUTPUT are compared), and only if any exist.
-# Finally every chapter notebook is executed twice and the outputs compared (determinism).
+# Every chapter notebook is also executed twice and the outputs compared (determinism). The main
+# pytest run comes last, so that its summary closes the output.
 NBVAL_OPTS := --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 STUDENT_NBS = $(shell find exercises -maxdepth 1 -name '*.ipynb' 2>/dev/null | sort)
 
 test: book
-	COURSE_STATIC=1 $(BIN)/python -m pytest tests chapters --nbval $(NBVAL_OPTS) --ignore=chapters/_vendor
 	$(if $(STUDENT_NBS),COURSE_STATIC=1 $(BIN)/python -m pytest --nbval-lax $(NBVAL_OPTS) $(STUDENT_NBS))
 	COURSE_STATIC=1 $(BIN)/python tests/check_reexecution.py
+	COURSE_STATIC=1 $(BIN)/python -m pytest tests chapters --nbval $(NBVAL_OPTS) --ignore=chapters/_vendor
 
 # Execute chapter notebooks in place, as they are committed: make execute NB=chapters/ch01_gradient_descent.ipynb
 execute: $(STAMP)

@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("  identical outputs in both runs")
     print(f"check_reexecution: {len(notebooks) - len(failed)} of {len(notebooks)} notebooks reproduce.")
+    print(f"reexecution: {len(notebooks) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
