@@ -8,7 +8,11 @@ problems   differentiable test problems with closed-form gradients and Hessians,
 runs       run an optimizer on a problem and record its trajectory
 devices    the devices present on this machine
 checks     argument checks that raise ValueError naming the parameter and the value
+landscape  convexity checks, critical points, random Hessians, escape from saddles
+momentum   heavy-ball dynamics on quadratics: iteration matrix, spectral radius, optimal parameters
 widgets    interactive figures with two faces: live sliders in Jupyter, small multiples in the book
+exercises  check(...) for the exercise notebooks: instant feedback from the public tests
+grade      the sandboxed autograder: python -m course_lib.grade <set> <submissions>
 """
 
 __version__ = "0.1.0"

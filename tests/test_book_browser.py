@@ -299,8 +299,10 @@ def test_search_finds_pages(offline_page, base_url):
     box.fill("gradient")
     box.press("Enter")
     page.wait_for_url("**/search.html?q=gradient*", timeout=10_000)
+    # Sphinx adds the results one at a time (every 5 ms) and says so when it is done: read the list
+    # only then, or the page being looked for may not be in it yet.
+    page.locator("#search-results p.search-summary", has_text="Search finished").wait_for(timeout=30_000)
     results = page.locator("#search-results ul.search li")
-    results.first.wait_for(timeout=30_000)
     titles = [results.nth(i).locator("a").first.inner_text() for i in range(results.count())]
     assert any("Optimization for Machine Learning" in title for title in titles), titles
     _screenshot(offline_page, "search")
