@@ -10,6 +10,8 @@ devices    the devices present on this machine
 checks     argument checks that raise ValueError naming the parameter and the value
 landscape  convexity checks, critical points, random Hessians, escape from saddles
 momentum   heavy-ball dynamics on quadratics: iteration matrix, spectral radius, optimal parameters
+adaptive   adaptive methods: effective per-coordinate steps, RAdam's rectification, weight decay, state memory
+constrained  projections, projected gradient, penalty and barrier methods, KKT residuals, SVM dual
 widgets    interactive figures with two faces: live sliders in Jupyter, small multiples in the book
 exercises  check(...) for the exercise notebooks: instant feedback from the public tests
 grade      the sandboxed autograder: python -m course_lib.grade <set> <submissions>
