@@ -12,6 +12,9 @@ landscape  convexity checks, critical points, random Hessians, escape from saddl
 momentum   heavy-ball dynamics on quadratics: iteration matrix, spectral radius, optimal parameters
 adaptive   adaptive methods: effective per-coordinate steps, RAdam's rectification, weight decay, state memory
 constrained  projections, projected gradient, penalty and barrier methods, KKT residuals, SVM dual
+training   gradient clipping, gradient accumulation, a two-process data-parallel SGD step
+second_order  Newton, BFGS, L-BFGS, Hessian-vector products, Hutchinson, Gauss-Newton, natural gradient
+gradient_flow  initialisation scales, deep MLPs for gradient-flow experiments, per-layer gradient norms
 widgets    interactive figures with two faces: live sliders in Jupyter, small multiples in the book
 exercises  check(...) for the exercise notebooks: instant feedback from the public tests
 grade      the sandboxed autograder: python -m course_lib.grade <set> <submissions>
