@@ -38,9 +38,10 @@ $(VENDOR_STAGE): $(VENDOR_NPM) $(VENDOR)/copy_assets.py $(VENDOR)/widgets-setup.
 	$(PYTHON) $(VENDOR)/copy_assets.py
 	rm -rf _build/html
 
-# Warnings are errors (-W), nitpicky cross-references (-n); notebooks are executed in cache mode
-# (_config.yml), so an unchanged notebook is not executed again. COURSE_STATIC=1 makes every
-# interactive figure show its static face (course_lib.widgets): a page cannot run Python.
+# Warnings are errors (-W), nitpicky cross-references (-n). The pages show the outputs committed
+# in the notebooks (_config.yml: they are not executed again; `make test` proves they reproduce).
+# COURSE_STATIC=1 keeps any execution on the static faces of interactive figures
+# (course_lib.widgets): a page cannot run Python.
 book: $(STAMP) $(VENDOR_STAGE)
 	COURSE_STATIC=1 $(BIN)/jupyter-book build . --builder html -W -n --keep-going
 

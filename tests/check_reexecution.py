@@ -2,6 +2,11 @@
 
     python tests/check_reexecution.py                    # every chapter notebook
     python tests/check_reexecution.py chapters/ch03.ipynb  # just these
+    python tests/check_reexecution.py --jobs 1           # one execution at a time
+
+The executions run in parallel, two at a time by default (``--jobs``): each kernel is a separate
+process and a chapter spends most of its time in small tensor operations on one core, so two
+kernels on a two-core machine finish the check in well under the time of running them in turn.
 
 `make test` runs it after pytest. nbval already compares one fresh execution with the committed
 outputs; this check proves the outputs are a function of the code alone (seeds set, no
@@ -22,8 +27,10 @@ Exit status 0 when every notebook reproduces (or there are none yet), 1 otherwis
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import difflib
 import json
+import os
 import re
 import sys
 import time
@@ -110,49 +117,63 @@ def normalized_outputs(nb: nbformat.NotebookNode, patterns: list[tuple[str, str]
     return cells
 
 
-def check(path: Path, patterns: list[tuple[str, str]]) -> list[str]:
-    """Differences between two executions of `path`, as unified diffs (empty when identical)."""
-    runs = []
-    for _ in range(2):
-        start = time.perf_counter()
-        runs.append(normalized_outputs(execute(path), patterns))
-        print(f"  executed in {time.perf_counter() - start:.1f} s", flush=True)
-    differences = []
-    for first, second in zip(*runs):
-        if first != second:
+def timed_execution(path: Path) -> tuple[str, float]:
+    """Execute `path` once (in a worker process); the executed notebook as JSON text, and seconds."""
+    start = time.perf_counter()
+    nb = execute(path)
+    return nbformat.writes(nb), time.perf_counter() - start
+
+
+def differences(first: list[str], second: list[str]) -> list[str]:
+    """The cells whose outputs differ between two executions, as unified diffs."""
+    found = []
+    for one, two in zip(first, second):
+        if one != two:
             diff = difflib.unified_diff(
-                first.splitlines(), second.splitlines(), "first run", "second run", lineterm="", n=2
+                one.splitlines(), two.splitlines(), "first run", "second run", lineterm="", n=2
             )
-            differences.append("\n".join(diff))
-    return differences
+            found.append("\n".join(diff))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter notebook")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="executions run at the same time (default: 2, or 1 on one core)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     notebooks = [p.resolve() for p in args.notebooks] or chapter_notebooks()
     if not notebooks:
         print("check_reexecution: no chapter notebooks yet, nothing to check.")
         return 0
     patterns = sanitize_patterns()
     failed = []
-    for path in notebooks:
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        print(f"check_reexecution: {shown}", flush=True)
-        try:
-            differences = check(path, patterns)
-        except Exception as error:  # an execution error is a failure of this check too
-            print(f"  FAILED to execute: {type(error).__name__}: {error}")
-            failed.append(path)
-            continue
-        if differences:
-            print(f"  NOT REPRODUCIBLE: {len(differences)} cell(s) differ between two runs:")
-            for diff in differences:
-                print("    " + diff.replace("\n", "\n    "))
-            failed.append(path)
-        else:
-            print("  identical outputs in both runs")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        # Both executions of every notebook are queued at once; results are read in order.
+        runs = {path: [pool.submit(timed_execution, path) for _ in range(2)] for path in notebooks}
+        for path in notebooks:
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            print(f"check_reexecution: {shown}", flush=True)
+            outputs = []
+            try:
+                for future in runs[path]:
+                    text, seconds = future.result()
+                    print(f"  executed in {seconds:.1f} s", flush=True)
+                    outputs.append(normalized_outputs(nbformat.reads(text, as_version=4), patterns))
+            except Exception as error:  # an execution error is a failure of this check too
+                print(f"  FAILED to execute: {type(error).__name__}: {error}")
+                failed.append(path)
+                continue
+            found = differences(*outputs)
+            if found:
+                print(f"  NOT REPRODUCIBLE: {len(found)} cell(s) differ between two runs:")
+                for diff in found:
+                    print("    " + diff.replace("\n", "\n    "))
+                failed.append(path)
+            else:
+                print("  identical outputs in both runs")
     print(f"check_reexecution: {len(notebooks) - len(failed)} of {len(notebooks)} notebooks reproduce.")
     print(f"reexecution: {len(notebooks) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
