@@ -18,7 +18,10 @@ from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .kfac import KFAC
+from .shampoo import Shampoo
+from .sophia import Sophia
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
            "Lion", "AdaBound", "Lookahead", "GradientCentralization", "centralize_gradient_",
-           "LossAdaptiveSGD"]
+           "LossAdaptiveSGD", "KFAC", "Shampoo", "Sophia"]

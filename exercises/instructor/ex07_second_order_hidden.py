@@ -106,3 +106,23 @@ def within_tolerance(student):
             end = x0
             break
     assert end is not None and abs(r - end) <= 0.02
+
+
+@graded("q6_shampoo", points=2)
+def rectangular_against_polar_and_eigh(student):
+    """random rectangular gradients: the explicit eigh computation for several eps, and the polar
+    factor U V^T of the SVD when eps is tiny"""
+    rng = _rng(6)
+
+    def root(M):
+        lam, U = np.linalg.eigh(M)
+        return U @ np.diag(lam ** -0.25) @ U.T
+
+    for _ in range(8):
+        m, n = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        G, eps = rng.normal(size=(m, n)), float(rng.uniform(0.01, 2.0))
+        expected = root(eps * np.eye(m) + G @ G.T) @ G @ root(eps * np.eye(n) + G.T @ G)
+        assert_close(student.shampoo_direction(G, eps), expected, "shampoo_direction", rtol=1e-8, atol=1e-10)
+    G = rng.normal(size=(4, 3))
+    U, _, Vt = np.linalg.svd(G, full_matrices=False)
+    assert_close(student.shampoo_direction(G, 1e-14), U @ Vt, "shampoo_direction(G, 1e-14)", rtol=1e-5, atol=1e-6)

@@ -14,6 +14,7 @@ QUESTIONS = {
     "q3_two_loop": "The L-BFGS two-loop recursion",
     "q4_hvp": "A Hessian-vector product by double backward",
     "q5_uphill": "Where does plain Newton walk uphill?",
+    "q6_shampoo": "Shampoo's preconditioner of a matrix gradient",
 }
 
 
@@ -54,3 +55,10 @@ def recorded(student):
     """UPHILL_RIGHT_END is recorded as a number in [0, 1] (its value is graded by hidden tests)"""
     r = assert_number(student.UPHILL_RIGHT_END, "UPHILL_RIGHT_END")
     assert 0 <= r <= 1, f"UPHILL_RIGHT_END should lie in [0, 1], got {r}"
+
+
+@graded("q6_shampoo")
+def diagonal_gradient(student):
+    """G = diag(3, 1) with eps = 0.25: L = R = diag(9.25, 1.25), each entry scaled by (eps + s^2)^(-1/2)"""
+    got = student.shampoo_direction(np.diag([3.0, 1.0]), 0.25)
+    assert_close(got, np.diag([3.0 / 9.25 ** 0.5, 1.0 / 1.25 ** 0.5]), "shampoo_direction(diag(3, 1), 0.25)")
