@@ -15,8 +15,9 @@ the model, its gradients and the caller's optimizer untouched.
 * :func:`gradient_report` -- per-parameter gradient norms after one backward pass; parameters that
   require a gradient but get ``None`` (unused or detached), all-zero or non-finite gradients, and
   frozen parameters (``requires_grad=False``).
-* :func:`check_train_step` -- after two steps, is ``.grad`` the gradient at the current
-  parameters, or the sum of the two (``optimizer.zero_grad()`` missing)?
+* :func:`check_train_step` -- after two steps, is ``.grad`` the gradient at the parameters the
+  second step started from, or the sum of the two steps' gradients (``optimizer.zero_grad()``
+  missing)?
 * :func:`update_ratio` -- :math:`\|\Delta\theta\| / \|\theta\|` per parameter after one optimizer
   step. Around :math:`10^{-3}` is typical; near 1 the learning rate is far too large, below
   :math:`10^{-6}` far too small.
@@ -375,9 +376,9 @@ def check_train_step(model: nn.Module, compute_loss: Callable, inputs: torch.Ten
     in ``.grad`` should be :math:`g_2 = \nabla \ell(\theta_1)`, computed here independently on
     another copy. If they equal :math:`g_1 + g_2` instead, with :math:`g_1` the gradients left by
     the first call, the step accumulates gradients across steps: ``optimizer.zero_grad()`` is
-    missing, and every update uses the sum of all past gradients. Fails in that case and when the
-    gradients match neither (warns: a step that clips or rescales ``.grad`` on purpose lands
-    here too); passes when they match :math:`g_2` to relative tolerance ``rtol``. ``value`` is the
+    missing, and every update uses the sum of all past gradients. Fails in that case; warns when
+    the gradients match neither (a step that clips or rescales ``.grad`` on purpose lands there);
+    passes when they match :math:`g_2` to relative tolerance ``rtol``. ``value`` is the
     relative distance :math:`\|\text{grad} - g_2\| / \|g_2\|`.
 
     Models with randomness in the forward pass (dropout) should be checked in ``eval()`` mode, or
@@ -466,6 +467,7 @@ def run_checklist(model: nn.Module, compute_loss: Callable, inputs: torch.Tensor
     _check_model(model)
     _check_batch(inputs, targets)
     _check_int("overfit_size", overfit_size, 1)
+    _check_int("overfit_steps", overfit_steps, 1)
     results = [check_data(inputs, targets, num_classes),
                check_initial_loss(model, compute_loss, inputs, targets, num_classes),
                gradient_report(model, compute_loss, inputs, targets).check,

@@ -270,6 +270,9 @@ def group_losses(losses: torch.Tensor, group: torch.Tensor, n_groups: int) -> to
     n_groups = _as_int("n_groups", n_groups, 1)
     if losses.shape != group.shape:
         raise ValueError(f"losses and group must have the same shape, got {tuple(losses.shape)} and {tuple(group.shape)}")
+    if group.numel() and (int(group.min()) < 0 or int(group.max()) >= n_groups):
+        raise ValueError(f"group must hold labels in [0, n_groups={n_groups}), got the range "
+                         f"[{int(group.min())}, {int(group.max())}]")
     sums = torch.zeros(n_groups, dtype=losses.dtype, device=losses.device).index_add(0, group, losses)
     counts = torch.bincount(group, minlength=n_groups).to(losses.dtype)
     return sums / counts.clamp(min=1)
@@ -322,6 +325,7 @@ def train_linear_classifier(data: SpuriousData, *, method: str = "erm", steps: i
     check_positive("lr", lr)
     check_non_negative("weight_decay", weight_decay)
     check_non_negative("eta", eta)
+    n_groups = _as_int("n_groups", n_groups, 1)
     x, y, g = data.x, data.y, data.group
     model = torch.nn.Linear(x.shape[1], 1).to(device=x.device, dtype=x.dtype)
     with torch.no_grad():

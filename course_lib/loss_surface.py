@@ -225,7 +225,9 @@ def power_iteration(matvec: Callable, v0: torch.Tensor, steps: int = 100, tol: f
     Returns ``(eigenvalue, vector)``: the Rayleigh quotient :math:`v^\top H v` and :math:`v` after at
     most ``steps`` products, stopping when the quotient changes by less than ``tol`` relatively. It
     converges to the eigenvalue of largest *modulus*, which is :math:`\lambda_{\max}` only if
-    :math:`\lambda_{\max} \ge |\lambda_{\min}|`, at the rate :math:`|\lambda_2/\lambda_1|`.
+    :math:`\lambda_{\max} \ge |\lambda_{\min}|`; for a symmetric operator the vector's error shrinks
+    by :math:`|\lambda_2/\lambda_1|` per step and the Rayleigh quotient's by
+    :math:`(\lambda_2/\lambda_1)^2` (:math:`\lambda_2` of second largest modulus).
     """
     _check_vector("v0", v0)
     _check_count("steps", steps)

@@ -270,6 +270,8 @@ def test_device_and_dtype(device):
     (lambda x, y, m: overfit_one_batch(m, cross_entropy_loss, x, y, _adam, steps=0), "steps"),
     (lambda x, y, m: run_checklist(m, cross_entropy_loss, x, y, num_classes=C, make_optimizer=_adam,
                                    overfit_size=0), "overfit_size"),
+    (lambda x, y, m: run_checklist(m, cross_entropy_loss, x, y, num_classes=C, make_optimizer=_adam,
+                                   overfit_steps=0), "overfit_steps"),
     (lambda x, y, m: CheckResult("x", "maybe", None, ""), "status"),
 ])
 def test_invalid_arguments_raise_naming_the_parameter(call, name):

@@ -168,6 +168,8 @@ def test_devices_and_dtype(device):
     (lambda: group_dro_weights(torch.tensor([-1.0, 2.0]), torch.ones(2), 0.1), "q"),
     (lambda: train_linear_classifier(spurious_dataset(10), method="irm"), "method"),
     (lambda: train_full_batch(None, None, modular_dataset(5), steps=0), "steps"),
+    (lambda: train_linear_classifier(spurious_dataset(10), n_groups=0), "n_groups"),
+    (lambda: group_losses(torch.ones(3), torch.tensor([0, 1, 4]), 4), "group"),
 ])
 def test_validation_names_parameter(call, name):
     with pytest.raises(ValueError, match=name):

@@ -45,8 +45,10 @@ class KFAC(CourseOptimizer):
     :math:`A, G`. The true Fisher (as in the paper) uses targets *sampled from the model's
     predictive distribution*, e.g. ``y_s = out.detach() + torch.randn_like(out)`` for a
     unit-variance Gaussian (mean-squared error); passing the loss on the real targets gives the
-    empirical Fisher instead. For a single layer with squared error, :math:`G = I` exactly and
-    :math:`A \otimes G` is the Gauss-Newton matrix, which is the Hessian of linear least squares.
+    empirical Fisher instead. For a single layer with squared error, the exact Fisher has
+    :math:`G = \mathbb E[g g^\top] = I` (the sampled estimate is close to it, and equal to it for
+    one output with targets ``out + z``, :math:`z = \pm 1`), and then :math:`A \otimes G` is the
+    Gauss-Newton matrix, which is the Hessian of linear least squares.
     Call :meth:`remove_hooks` when done.
 
     Defaults: ``lr=0.1, damping=1e-2, stat_decay=0.95, weight_decay=0, maximize=False``.

@@ -45,7 +45,10 @@ class Sophia(CourseOptimizer):
         opt.step(); opt.zero_grad()
 
     Defaults: ``lr=1e-4, betas=(0.965, 0.99), gamma=0.01, eps=1e-12, weight_decay=0.1,
-    maximize=False`` (the authors' released defaults; the paper also uses :math:`k = 10`).
+    maximize=False``. ``lr``, ``betas`` and ``weight_decay`` are the defaults of the authors'
+    released SophiaG code, whose ``rho=0.04`` multiplies the batch size in the denominator and so is
+    not this ``gamma``; ``gamma=0.01`` and ``eps=1e-12`` follow the paper's setting for Sophia-H
+    (the paper also uses :math:`k = 10`).
 
     Example::
 
