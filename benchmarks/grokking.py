@@ -11,13 +11,14 @@ import time
 import torch
 
 from course_lib.generalization import ModularMLP, first_step_reaching, modular_dataset, train_full_batch
+from course_lib.optim import AdamW
 
 
 def main() -> None:
     torch.set_num_threads(1)
     split = modular_dataset(97, op="add", train_fraction=0.4, seed=0)
     model = ModularMLP(97, embed_dim=32, hidden=128, seed=0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))
+    opt = AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))
     start = time.perf_counter()
     history = train_full_batch(model, opt, split, steps=4000, eval_every=20, stop_at_val=0.99)
     seconds = time.perf_counter() - start

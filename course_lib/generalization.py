@@ -34,7 +34,7 @@ Example::
 
     split = modular_dataset(97, train_fraction=0.4, seed=0)
     model = ModularMLP(97, embed_dim=32, hidden=128, seed=0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))
+    opt = AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))  # course_lib.optim
     history = train_full_batch(model, opt, split, steps=200, eval_every=50)
     history["train_acc"][-1], history["val_acc"][-1]
 """
@@ -49,6 +49,7 @@ import torch
 
 from .checks import as_float, check_non_negative, check_positive
 from .devices import resolve_device
+from .optim import SGD
 
 __all__ = [
     "ModularSplit", "modular_dataset", "ModularMLP", "train_full_batch", "first_step_reaching",
@@ -332,7 +333,7 @@ def train_linear_classifier(data: SpuriousData, *, method: str = "erm", steps: i
         model.weight.zero_()
         model.bias.zero_()
     q = torch.full((n_groups,), 1.0 / n_groups, dtype=x.dtype, device=x.device)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    opt = SGD(model.parameters(), lr=lr)
     for _ in range(steps):
         losses = torch.nn.functional.binary_cross_entropy_with_logits(
             model(x).squeeze(1), y.to(x.dtype), reduction="none")
