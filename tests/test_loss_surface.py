@@ -51,6 +51,49 @@ def test_surface_2d_batched_equals_point_loop(device):
     torch.testing.assert_close(Z[2, 3].cpu(), f(f.theta0).detach().cpu())
 
 
+class _Residual(torch.nn.Module):
+    """Not a plain MLP: batched evaluation must fall back to vmap."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 3)
+
+    def forward(self, x):
+        return x + torch.tanh(self.inner(x))
+
+
+@pytest.mark.parametrize("device", available_devices())
+@pytest.mark.parametrize("layers", ["relu-bias", "gelu-nobias", "residual"])
+def test_batched_methods_equal_per_point_loop(device, layers):
+    torch.manual_seed(3)
+    g = torch.Generator().manual_seed(3)
+    if layers == "relu-bias":
+        net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6),
+                                  torch.nn.ReLU(), torch.nn.Linear(6, 4))
+    elif layers == "gelu-nobias":
+        net = torch.nn.Sequential(torch.nn.Linear(3, 6, bias=False), torch.nn.GELU(),
+                                  torch.nn.Linear(6, 4))
+    else:
+        net = torch.nn.Sequential(_Residual(), torch.nn.Linear(3, 4))
+    net = net.to(dtype=D, device=device)
+    X = torch.randn(20, 3, generator=g, dtype=D).to(device)
+    y = torch.randint(0, 4, (20,), generator=g).to(device)
+    f = ls.FlatLoss(net, torch.nn.functional.cross_entropy, X, y)
+    assert f.is_plain_mlp == (layers != "residual")
+    thetas = f.theta0 + 0.5 * torch.randn(9, f.dim, generator=g, dtype=D).to(device)
+    with torch.no_grad():
+        loop = torch.stack([f(t) for t in thetas])
+    methods = ["auto", "vmap"] + (["mlp"] if f.is_plain_mlp else [])
+    for method in methods:
+        torch.testing.assert_close(f.batched(thetas, chunk_size=4, method=method), loop,
+                                   rtol=1e-12, atol=1e-12)
+    if not f.is_plain_mlp:
+        with pytest.raises(ValueError, match="method"):
+            f.batched(thetas, method="mlp")
+    with pytest.raises(ValueError, match="method"):
+        f.batched(thetas, method="loop")
+
+
 def test_filter_normalize_rowwise_norms():
     f, net = tiny_problem()
     d = ls.filter_normalize(f, ls.random_direction(f, torch.Generator().manual_seed(2)))
