@@ -1,4 +1,5 @@
-"""What every course_lib optimizer shares: hyperparameter checks and the closure protocol."""
+"""What every course_lib optimizer shares: hyperparameter checks, the closure protocol and the
+gradients of a parameter group."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ class CourseOptimizer(torch.optim.Optimizer):
             return None
         with torch.enable_grad():
             return closure()
+
+    @staticmethod
+    def _descent_gradients(group: dict, l2=0.0):
+        """``(p, g)`` for every parameter of ``group`` that has a gradient: ``g`` is the gradient of
+        the function being minimised (negated when ``group["maximize"]``), plus ``l2 * p`` when
+        ``l2`` is not zero -- weight decay added to the gradient ("L2"), as torch.optim does
+        wherever ``weight_decay`` is not decoupled. ``p.grad`` itself is never modified."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = -p.grad if group["maximize"] else p.grad
+            if l2 != 0:
+                g = g.add(p, alpha=l2)
+            yield p, g

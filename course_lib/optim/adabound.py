@@ -86,10 +86,7 @@ class AdaBound(CourseOptimizer):
                 group["base_lr"] = lr
             # the bounds follow the schedule: lr relative to base_lr, not lr / lr (always 1)
             final_lr = group["final_lr"] * lr / group["base_lr"] if lr > 0 else 0.0
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
+            for p, g in self._descent_gradients(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

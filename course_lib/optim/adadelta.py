@@ -52,12 +52,7 @@ class Adadelta(CourseOptimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, rho, eps, wd = float(group["lr"]), group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
+            for p, g in self._descent_gradients(group, l2=wd):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

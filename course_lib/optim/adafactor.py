@@ -75,10 +75,7 @@ class Adafactor(CourseOptimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, tau, d, wd = float(group["lr"]), group["beta2_decay"], group["d"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
+            for p, g in self._descent_gradients(group):
                 factored = g.dim() > 1
                 state = self.state[p]
                 if not state:

@@ -130,12 +130,7 @@ class LossAdaptiveSGD(CourseOptimizer):
                 # min: rounding would otherwise let a perfectly steady loss overshoot momentum_max
                 mu = min(mu_max, mu_min + (mu_max - mu_min) * tau / (tau + relative_loss_noise(losses)))
             group["momentum"] = mu
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
+            for p, g in self._descent_gradients(group, l2=wd):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:

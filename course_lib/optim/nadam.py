@@ -63,10 +63,7 @@ class NAdam(CourseOptimizer):
         for group in self.param_groups:
             lr, eps, wd, psi = float(group["lr"]), group["eps"], group["weight_decay"], group["momentum_decay"]
             beta1, beta2 = map(float, group["betas"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
+            for p, g in self._descent_gradients(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

@@ -66,10 +66,7 @@ class RAdam(CourseOptimizer):
             lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
             beta1, beta2 = map(float, group["betas"])
             rho_inf = 2 / (1 - beta2) - 1
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
+            for p, g in self._descent_gradients(group):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

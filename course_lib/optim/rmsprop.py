@@ -60,12 +60,7 @@ class RMSprop(CourseOptimizer):
         for group in self.param_groups:
             lr, alpha, eps = float(group["lr"]), group["alpha"], group["eps"]
             wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
+            for p, g in self._descent_gradients(group, l2=wd):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

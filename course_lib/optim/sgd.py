@@ -59,12 +59,7 @@ class SGD(CourseOptimizer):
         for group in self.param_groups:
             lr, mu, tau = float(group["lr"]), group["momentum"], group["dampening"]
             wd = float(group["weight_decay"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
+            for p, g in self._descent_gradients(group, l2=wd):
                 if mu != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")

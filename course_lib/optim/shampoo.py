@@ -80,12 +80,7 @@ class Shampoo(CourseOptimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, wd, eps = float(group["lr"]), group["weight_decay"], float(group["eps"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
+            for p, g in self._descent_gradients(group, l2=wd):
                 state = self.state[p]
                 if p.dim() < 2:
                     if not state:
