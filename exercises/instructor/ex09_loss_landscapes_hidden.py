@@ -41,8 +41,8 @@ def conv_filters(student):
     rng = _rng(2)
     d, p = rng.normal(size=(3, 2, 2, 2)), rng.normal(size=(3, 2, 2, 2))
     out = np.asarray(student.filter_normalize([d], [p])[0], dtype=float)
-    norms = np.linalg.norm(out.reshape(3, -1), axis=1)
-    assert_close(norms, np.linalg.norm(p.reshape(3, -1), axis=1), "filter norms", rtol=1e-10)
+    scale = np.linalg.norm(p.reshape(3, -1), axis=1) / np.linalg.norm(d.reshape(3, -1), axis=1)
+    assert_close(out, d * scale[:, None, None, None], "a convolution weight", rtol=1e-10)
 
 
 @graded("q2_power_iteration", points=2)
@@ -70,6 +70,15 @@ def counts_steps(student):
 
 
 @graded("q2_power_iteration")
+def negative_dominant_eigenvalue(student):
+    """the eigenvalue is the Rayleigh quotient, with its sign, when the dominant one is negative"""
+    lam, v = student.power_iteration(Code("lambda v: np.array([-3.0, 1.0]) * v"),
+                                     np.array([1.0, 1.0]), 80)
+    assert_close(lam, -3.0, "eigenvalue", rtol=1e-10)
+    assert_close(abs(np.asarray(v, dtype=float)), [1.0, 0.0], "|v|", atol=1e-10)
+
+
+@graded("q2_power_iteration")
 def prediction(student):
     """PREDICTED_EIGENVALUE is the eigenvalue of largest modulus, -6"""
     assert abs(assert_number(student.PREDICTED_EIGENVALUE, "PREDICTED_EIGENVALUE") + 6.0) <= 1e-6
@@ -82,7 +91,7 @@ def random_quadratic_path(student):
     a, b = rng.normal(size=5), rng.normal(size=5)
     M = rng.normal(size=(5, 5))
     A = -(M @ M.T)  # concave: the path rises above the chord
-    ts = np.linspace(0, 1, 21)
+    ts = np.linspace(0, 1, 21) ** 2  # not equally spaced
     losses = np.asarray(student.path_losses(Code("lambda w: float(w @ A @ w)", A=A), a, b, ts),
                         dtype=float)
     expected = np.array([((1 - t) * a + t * b) @ A @ ((1 - t) * a + t * b) for t in ts])
@@ -106,5 +115,5 @@ def within_tolerance(student):
     a, b = np.array([-1.0, -0.3]), np.array([1.2, 0.8])
     ts = np.linspace(0, 1, 100001)
     w = (1 - ts)[:, None] * a + ts[:, None] * b
-    losses = (w[:, 0] ** 2 - 1) ** 2 + 2 * (w[:, 1] - 0.5 * w[:, 0]) ** 2 + 0.3 * w[:, 0]
+    losses = (w[:, 0] ** 2 - 1) ** 2 + 2 * (w[:, 1] - 0.5 * w[:, 0]) ** 2 - 0.3 * w[:, 0]
     assert abs(t - ts[np.argmax(losses)]) <= 0.02

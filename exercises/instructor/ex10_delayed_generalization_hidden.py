@@ -91,6 +91,6 @@ def _reference_grok_step() -> int:
 
 @graded("q4_grok_step", points=2)
 def grok_step(student):
-    """GROK_STEP is within 40 steps of the first recorded step with validation accuracy >= 0.9"""
+    """GROK_STEP is within one recording (20 steps) of the first step with validation accuracy >= 0.9"""
     value = assert_number(student.GROK_STEP, "GROK_STEP")
-    assert abs(value - _reference_grok_step()) <= 40
+    assert abs(value - _reference_grok_step()) <= 20

@@ -62,3 +62,13 @@ def diagonal_gradient(student):
     """G = diag(3, 1) with eps = 0.25: L = R = diag(9.25, 1.25), each entry scaled by (eps + s^2)^(-1/2)"""
     got = student.shampoo_direction(np.diag([3.0, 1.0]), 0.25)
     assert_close(got, np.diag([3.0 / 9.25 ** 0.5, 1.0 / 1.25 ** 0.5]), "shampoo_direction(diag(3, 1), 0.25)")
+
+
+@graded("q6_shampoo")
+def rectangular_gradient(student):
+    """a 2 x 3 gradient: L = eps I_2 + G G^T is 2 x 2 and R = eps I_3 + G^T G is 3 x 3"""
+    G = np.array([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    got = student.shampoo_direction(G, 0.25)
+    # L = diag(9.25, 1.25), R = diag(9.25, 1.25, 0.25): entry (i, i) scaled by (eps + s_i^2)^(-1/2)
+    assert_close(got, [[3.0 / 9.25 ** 0.5, 0.0, 0.0], [0.0, 1.0 / 1.25 ** 0.5, 0.0]],
+                 "shampoo_direction([[3, 0, 0], [0, 1, 0]], 0.25)")

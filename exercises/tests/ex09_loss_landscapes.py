@@ -52,17 +52,19 @@ def prediction_recorded(student):
 
 @graded("q3_barrier")
 def path_of_a_parabola(student):
-    """path_losses evaluates the loss on the straight line"""
-    out = student.path_losses(Code("lambda w: float(w @ w)"), np.array([1.0, 0.0]),
+    """path_losses evaluates the loss on the straight line, from theta_a at t = 0"""
+    out = student.path_losses(Code("lambda w: float(w @ w + w[0])"), np.array([1.0, 0.0]),
                               np.array([0.0, 1.0]), [0.0, 0.5, 1.0])
-    assert_close(out, [1.0, 0.5, 1.0], "path_losses(|w|^2, [1, 0], [0, 1], ts=[0, 0.5, 1])")
+    # the points (1, 0), (0.5, 0.5), (0, 1)
+    assert_close(out, [2.0, 1.0, 1.0], "path_losses(lambda w: w @ w + w[0], [1, 0], [0, 1], ts=[0, 0.5, 1])")
 
 
 @graded("q3_barrier")
 def barrier_of_a_bump(student):
-    """the barrier is measured from the chord, not from zero"""
-    value = student.barrier([0.0, 0.5, 1.0], [1.0, 3.0, 2.0])
-    assert_close(value, 1.5, "barrier(ts=[0, 0.5, 1], losses=[1, 3, 2])")
+    """the barrier is measured from the chord at each t, not from zero or from the mean of the ends"""
+    value = student.barrier([0.0, 0.25, 1.0], [1.0, 3.0, 2.0])
+    # the chord at t = 0.25 is 0.75 * 1 + 0.25 * 2 = 1.25
+    assert_close(value, 1.75, "barrier(ts=[0, 0.25, 1], losses=[1, 3, 2])")
 
 
 @graded("q4_peak", points=0)

@@ -38,6 +38,16 @@ def labels_and_partition(student):
         assert c == (a - b) % 5, f"pair ({a}, {b}) has label {c}, expected {(a - b) % 5}"
 
 
+@graded("q1_modular_split")
+def order_of_the_split(student):
+    """the pairs are listed row by row, then taken in the order of default_rng(seed).permutation(p * p)"""
+    xt, yt, xv, yv = student.modular_split(5, 0.4, 0)
+    perm = np.random.default_rng(0).permutation(25)
+    expected = [[i // 5, i % 5] for i in perm[:10]]
+    got = np.asarray(xt).tolist()
+    assert got == expected, f"x_train of modular_split(5, 0.4, 0) should be {expected}, got {got}"
+
+
 @graded("q2_group_dro_update")
 def hand_computation(student):
     """group_dro_update([0.5, 0.5], [0, log 3], 1) == [0.25, 0.75]"""
@@ -55,9 +65,11 @@ def eta_zero(student):
 
 @graded("q3_group_accuracy")
 def small_example(student):
-    """two groups: accuracies 1 and 0.5, average 0.75"""
-    avg, worst = student.group_accuracy(np.array([1, 0, 1, 1]), np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1]))
-    assert_close(avg, 0.75, "average of group_accuracy(pred=[1, 0, 1, 1], y=[1, 0, 1, 0], group=[0, 0, 1, 1])")
+    """two groups of sizes 3 and 2: accuracies 1 and 0.5, average over all points 0.8"""
+    avg, worst = student.group_accuracy(np.array([1, 0, 1, 1, 0]), np.array([1, 0, 1, 0, 0]),
+                                        np.array([0, 0, 0, 1, 1]))
+    assert_close(avg, 0.8, "average of group_accuracy(pred=[1, 0, 1, 1, 0], y=[1, 0, 1, 0, 0], "
+                 "group=[0, 0, 0, 1, 1])")
     assert_close(worst, 0.5, "worst of the same call")
 
 

@@ -63,6 +63,13 @@ def missing_gradient(student):
     assert got == "gradients", f"a None gradient norm should give 'gradients', got {got!r}"
 
 
+@graded("q3_diagnose")
+def first_failure_wins(student):
+    """with every check failing, the first one in the list is named"""
+    got = student.diagnose(3 * math.log(10), 10, {**HEALTHY, "w1": None}, 5.0, 0.9)
+    assert got == "initial_loss", f"diagnose(3 log(10), 10, a None gradient, 5.0, 0.9) should be 'initial_loss', got {got!r}"
+
+
 @graded("q4_lr_edge", points=0)
 def recorded(student):
     """LR_EDGE is recorded as a number in (0, 1) (its value is graded by hidden tests)"""
