@@ -37,8 +37,8 @@ import numpy as np
 
 from .codec import AsTensor, Code  # noqa: F401 - re-exported for test files
 
-__all__ = ["graded", "Code", "AsTensor", "assert_close", "assert_number", "StudentError", "Student",
-           "Outcome", "run_test"]
+__all__ = ["graded", "Code", "AsTensor", "assert_close", "assert_number", "fixed_rng", "StudentError",
+           "Student", "Outcome", "run_test"]
 
 
 def graded(question: str, points: float = 1, name: str | None = None):
@@ -71,6 +71,11 @@ def assert_close(actual, expected, what: str, *, rtol: float = 1e-6, atol: float
         raise AssertionError(f"{what} should have shape {expected.shape}, got shape {got.shape}")
     if not np.allclose(got, expected, rtol=rtol, atol=atol):
         raise AssertionError(f"{what} should be {_short(expected)}, got {_short(got)}")
+
+
+def fixed_rng(seed: int) -> np.random.Generator:
+    """A fresh numpy generator for one test: every submission is graded on the same inputs."""
+    return np.random.default_rng(seed)
 
 
 def assert_number(value, what: str) -> float:

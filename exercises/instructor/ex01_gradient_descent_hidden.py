@@ -1,21 +1,13 @@
-"""Example hidden tests of exercise set 1: the instructor kit.
+"""Example hidden tests of exercise set 1: the instructor kit (see exercises/README.md).
 
-Real hidden tests live outside the repository and are passed with ``--hidden``; this file shows
-the form and lets the test-suite check that the solutions score full marks. Expected values are
-computed here, in the grader, from reference implementations; the feedback of a hidden test shows
-its name and pass/fail only.
+Real hidden tests stay outside the repository (``--hidden``); expected values are computed here.
 """
 
 import itertools
 
 import numpy as np
 
-from course_lib.grade.testing import Code, assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import Code, assert_close, assert_number, fixed_rng, graded
 
 
 def _reference_trajectory(A, x0, lr, steps):
@@ -28,7 +20,7 @@ def _reference_trajectory(A, x0, lr, steps):
 @graded("q1_gradient_descent")
 def step_in_five_dimensions(student):
     """gd_step on random vectors in five dimensions"""
-    rng = _rng(1)
+    rng = fixed_rng(1)
     x, g = rng.normal(size=5), rng.normal(size=5)
     assert_close(student.gd_step(x, g, 0.37), x - 0.37 * g, "gd_step")
 
@@ -36,7 +28,7 @@ def step_in_five_dimensions(student):
 @graded("q1_gradient_descent")
 def quadratic_trajectory(student):
     """gradient_descent on a three-dimensional quadratic, 20 steps"""
-    rng = _rng(2)
+    rng = fixed_rng(2)
     M = rng.normal(size=(3, 3))
     A = M @ M.T + np.eye(3)
     x0 = rng.normal(size=3)
@@ -48,7 +40,7 @@ def quadratic_trajectory(student):
 @graded("q1_gradient_descent")
 def zero_steps(student):
     """gradient_descent with steps = 0 returns x0 alone, shape (1, d)"""
-    x0 = _rng(3).normal(size=4)
+    x0 = fixed_rng(3).normal(size=4)
     assert_close(student.gradient_descent(Code("lambda x: x"), x0, 0.1, 0), x0[None, :], "gradient_descent")
 
 
@@ -62,7 +54,7 @@ def _enumerated_variance(G, b):
 @graded("q2_minibatch_variance", points=2)
 def every_batch_size(student):
     """matches exhaustive enumeration of minibatches for every batch size (N = 7, d = 3)"""
-    G = _rng(4).normal(size=(7, 3)) * np.array([1.0, 3.0, 0.5])
+    G = fixed_rng(4).normal(size=(7, 3)) * np.array([1.0, 3.0, 0.5])
     for b in range(1, 8):
         assert_close(student.minibatch_gradient_variance(G, b), _enumerated_variance(G, b), "variance", rtol=1e-8)
 

@@ -8,12 +8,7 @@ of a hidden test shows its name and pass/fail only.
 
 import numpy as np
 
-from course_lib.grade.testing import assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import assert_close, assert_number, fixed_rng, graded
 
 
 @graded("q1_warmup_cosine", points=2)
@@ -33,7 +28,7 @@ def matches_pytorch(student):
     """matches torch.nn.utils.clip_grad_norm_ on random gradients, and leaves the input alone"""
     import torch
 
-    rng = _rng(1)
+    rng = fixed_rng(1)
     for scale in (0.01, 1.0, 100.0):
         g = scale * rng.normal(size=7)
         original = g.copy()
@@ -57,7 +52,7 @@ def zero_gradient(student):
 @graded("q3_accumulation", points=2)
 def equals_full_batch(student):
     """equals the full-batch gradient for 4 and 8 micro-batches of random data"""
-    rng = _rng(2)
+    rng = fixed_rng(2)
     X, y, w = rng.normal(size=(32, 6)), rng.normal(size=32), rng.normal(size=6)
     full = X.T @ (X @ w - y) / 32
     for k in (4, 8):

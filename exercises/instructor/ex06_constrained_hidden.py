@@ -10,12 +10,7 @@ import math
 
 import numpy as np
 
-from course_lib.grade.testing import assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import assert_close, assert_number, fixed_rng, graded
 
 
 def _simplex_by_bisection(v):
@@ -30,7 +25,7 @@ def _simplex_by_bisection(v):
 @graded("q1_ball", points=2)
 def random_points(student):
     """50 random points in 3-D, inside and outside, against the closed form; inputs unchanged"""
-    rng = _rng(1)
+    rng = fixed_rng(1)
     for _ in range(50):
         v, c, r = rng.normal(scale=2, size=3), rng.normal(size=3), rng.uniform(0.2, 3)
         v_copy = v.copy()
@@ -43,7 +38,7 @@ def random_points(student):
 @graded("q2_simplex", points=2)
 def random_vectors(student):
     """100 random vectors of lengths 1 to 20 against a bisection reference"""
-    rng = _rng(2)
+    rng = fixed_rng(2)
     for _ in range(100):
         v = rng.normal(scale=rng.uniform(0.1, 5), size=rng.integers(1, 21))
         p = np.asarray(student.project_simplex(v), dtype=float)
@@ -60,7 +55,7 @@ def ties_and_large_values(student):
 @graded("q3_kkt", points=2)
 def random_problems(student):
     """20 random points with 4 constraints in 3-D"""
-    rng = _rng(3)
+    rng = fixed_rng(3)
     for _ in range(20):
         gf, g, J, lam = rng.normal(size=3), rng.normal(size=4), rng.normal(size=(4, 3)), rng.normal(size=4)
         res = student.kkt_residuals(gf, g, J, lam)

@@ -1,9 +1,6 @@
-"""Example hidden tests of exercise set 8: the instructor kit.
+"""Example hidden tests of exercise set 8: the instructor kit (see exercises/README.md).
 
-Real hidden tests live outside the repository and are passed with ``--hidden``; this file shows
-the form and lets the test-suite check that the solutions score full marks. Expected values are
-computed here, in the grader, from reference implementations; the feedback of a hidden test shows
-its name and pass/fail only.
+Real hidden tests stay outside the repository (``--hidden``); expected values are computed here.
 """
 
 import math
@@ -12,18 +9,13 @@ import numpy as np
 import torch
 
 from course_lib.gradient_flow import deep_mlp, layer_gradient_norms
-from course_lib.grade.testing import AsTensor, Code, assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import AsTensor, Code, assert_close, assert_number, fixed_rng, graded
 
 
 @graded("q1_derivatives", points=2)
 def derivatives_on_a_grid(student):
     """sigmoid', tanh' and relu' match the formulas at 200 random points"""
-    t = _rng(1).uniform(-8, 8, 200)
+    t = fixed_rng(1).uniform(-8, 8, 200)
     s = 1 / (1 + np.exp(-t))
     expected = {"sigmoid": s * (1 - s), "tanh": 1 - np.tanh(t) ** 2, "relu": (t > 0).astype(float)}
     for name, d in expected.items():
@@ -57,7 +49,7 @@ def norms_match_reference(student):
     """the norms match a reference for a tanh network and a BatchNorm ReLU network"""
     for k, (act, norm) in enumerate([("tanh", None), ("relu", "batch")]):
         spec = dict(depth=4, width=7, n_in=3, act=act, norm=norm, seed=10 + k)
-        rng = _rng(20 + k)
+        rng = fixed_rng(20 + k)
         x, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
         model = deep_mlp(4, 7, in_features=3, activation=act, norm=norm, seed=10 + k, dtype=torch.float64)
         expected = layer_gradient_norms(model, torch.tensor(x), torch.tensor(y)).numpy()

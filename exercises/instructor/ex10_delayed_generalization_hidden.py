@@ -1,21 +1,13 @@
-"""Example hidden tests of exercise set 10: the instructor kit.
+"""Example hidden tests of exercise set 10: the instructor kit (see exercises/README.md).
 
-Real hidden tests live outside the repository and are passed with ``--hidden``; this file shows
-the form and lets the test-suite check that the solutions score full marks. Expected values are
-computed here, in the grader, from reference implementations; the feedback of a hidden test shows
-its name and pass/fail only.
+Real hidden tests stay outside the repository (``--hidden``); expected values are computed here.
 """
 
 import functools
 
 import numpy as np
 
-from course_lib.grade.testing import assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import assert_close, assert_number, fixed_rng, graded
 
 
 @graded("q1_modular_split", points=2)
@@ -41,7 +33,7 @@ def reproducible(student):
 @graded("q2_group_dro_update", points=2)
 def random_inputs(student):
     """matches a reference at 20 random (q, losses, eta)"""
-    rng = _rng(1)
+    rng = fixed_rng(1)
     for _ in range(20):
         q = rng.dirichlet(np.ones(4))
         losses, eta = rng.uniform(0, 3, 4), rng.uniform(0, 2)
@@ -60,7 +52,7 @@ def no_overflow(student):
 @graded("q3_group_accuracy", points=2)
 def random_groups(student):
     """random predictions with non-consecutive group labels and an absent group"""
-    rng = _rng(2)
+    rng = fixed_rng(2)
     group = rng.choice([0, 2, 5], size=300, p=[0.7, 0.25, 0.05])
     y = rng.integers(0, 2, 300)
     pred = np.where(rng.random(300) < 0.8, y, 1 - y)

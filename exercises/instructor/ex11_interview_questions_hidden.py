@@ -1,21 +1,13 @@
-"""Example hidden tests of exercise set 11: the instructor kit.
+"""Example hidden tests of exercise set 11: the instructor kit (see exercises/README.md).
 
-Real hidden tests live outside the repository and are passed with ``--hidden``; this file shows
-the form and lets the test-suite check that the solutions score full marks. Expected values are
-computed here, in the grader, from reference implementations; the feedback of a hidden test shows
-its name and pass/fail only.
+Real hidden tests stay outside the repository (``--hidden``); expected values are computed here.
 """
 
 import math
 
 import numpy as np
 
-from course_lib.grade.testing import assert_close, assert_number, graded
-
-
-def _rng(seed):
-    """A fresh generator per test: every submission gets the same inputs."""
-    return np.random.default_rng(seed)
+from course_lib.grade.testing import assert_close, assert_number, fixed_rng, graded
 
 
 HEALTHY = {"layer1.weight": 0.8, "layer1.bias": 0.2, "layer2.weight": 1.5, "layer2.bias": 0.4}
@@ -24,7 +16,7 @@ HEALTHY = {"layer1.weight": 0.8, "layer1.bias": 0.2, "layer2.weight": 1.5, "laye
 @graded("q1_weight_decay", points=2)
 def random_second_moments(student):
     """both modes match the closed forms on 20 random second moments, with eps"""
-    rng = _rng(1)
+    rng = fixed_rng(1)
     v_hat = 10.0 ** rng.uniform(-8, 2, size=20)
     lr, lam, eps = 3e-4, 0.05, 1e-8
     assert_close(student.shrink_per_step(v_hat, lr, lam, eps, False), lr * lam / (np.sqrt(v_hat) + eps),
@@ -44,7 +36,7 @@ def keeps_the_shape(student):
 @graded("q2_update_ratio", points=2)
 def random_tensors(student):
     """matches a reference on random tensors of several shapes"""
-    rng = _rng(2)
+    rng = fixed_rng(2)
     before = {"w": rng.normal(size=(5, 7)), "b": rng.normal(size=5), "k": rng.normal(size=(2, 3, 3))}
     after = {k: v + 10.0 ** rng.uniform(-4, 0) * rng.normal(size=v.shape) for k, v in before.items()}
     out = student.update_ratios(before, after)
