@@ -27,7 +27,7 @@ already efficient. The chapter points here rather than printing timings (they va
 runs and machines).
 
 Run: ``.venv/bin/python benchmarks/landscape_2d.py [--repeats 3] [--grid 51] [--chunk 256]
-[--examples 64 256 1024] [--device cpu]``.
+[--examples 16 64 256 1024] [--threads N] [--device cpu]``.
 """
 
 from __future__ import annotations
@@ -94,9 +94,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grid", type=int, default=51)
     parser.add_argument("--chunk", type=int, default=256)
-    parser.add_argument("--examples", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--examples", type=int, nargs="+", default=[16, 64, 256, 1024])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="CPU threads (default: PyTorch's default)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"{args.grid} x {args.grid} grid, MLP 2-24-24-2 (722 parameters), float32, "
           f"{torch.get_num_threads()} CPU threads, device {device}, median of {args.repeats}")
