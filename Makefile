@@ -66,8 +66,12 @@ test: book
 execute: $(STAMP)
 	COURSE_STATIC=1 $(BIN)/python tests/execute_notebook.py $(NB)
 
+# Every benchmark in turn (a few minutes); each prints its figures and the issue's target.
+# One alone: .venv/bin/python benchmarks/<name>.py --help
+BENCHMARKS := optimizer_step widget_callback grade_speed hvp_cost landscape_2d grokking
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/optimizer_step.py
+	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf _build $(VENDOR)/_build
