@@ -41,15 +41,20 @@ class CourseOptimizer(torch.optim.Optimizer):
             return closure()
 
     @staticmethod
-    def _descent_gradients(group: dict, l2=0.0):
+    def _descent_gradients(group: dict, l2=0.0, decay=0.0):
         """``(p, g)`` for every parameter of ``group`` that has a gradient: ``g`` is the gradient of
         the function being minimised (negated when ``group["maximize"]``), plus ``l2 * p`` when
         ``l2`` is not zero -- weight decay added to the gradient ("L2"), as torch.optim does
-        wherever ``weight_decay`` is not decoupled. ``p.grad`` itself is never modified."""
+        wherever ``weight_decay`` is not decoupled. ``decay`` is decoupled weight decay
+        (Loshchilov and Hutter): ``p`` is multiplied by ``1 - decay`` (``decay = lr * weight_decay``)
+        before it is yielded, so the update that follows acts on the decayed parameter.
+        ``p.grad`` itself is never modified."""
         for p in group["params"]:
             if p.grad is None:
                 continue
             g = -p.grad if group["maximize"] else p.grad
             if l2 != 0:
                 g = g.add(p, alpha=l2)
+            if decay != 0:
+                p.mul_(1 - decay)
             yield p, g

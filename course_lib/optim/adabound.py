@@ -86,7 +86,7 @@ class AdaBound(CourseOptimizer):
                 group["base_lr"] = lr
             # the bounds follow the schedule: lr relative to base_lr, not lr / lr (always 1)
             final_lr = group["final_lr"] * lr / group["base_lr"] if lr > 0 else 0.0
-            for p, g in self._descent_gradients(group):
+            for p, g in self._descent_gradients(group, l2=wd):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -96,8 +96,6 @@ class AdaBound(CourseOptimizer):
                     state["max_exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = state["step"]
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 m.mul_(beta1).add_(g, alpha=1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

@@ -62,7 +62,9 @@ class Adam(CourseOptimizer):
         for group in self.param_groups:
             lr, eps, wd = float(group["lr"]), group["eps"], group["weight_decay"]
             beta1, beta2 = map(float, group["betas"])
-            for p, g in self._descent_gradients(group):
+            decoupled = group["decoupled_weight_decay"]
+            for p, g in self._descent_gradients(group, l2=0.0 if decoupled else wd,
+                                                 decay=lr * wd if decoupled else 0.0):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -72,11 +74,6 @@ class Adam(CourseOptimizer):
                         state["max_exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = state["step"]
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.mul_(1 - lr * wd)
-                    else:
-                        g = g.add(p, alpha=wd)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

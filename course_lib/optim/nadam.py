@@ -63,7 +63,9 @@ class NAdam(CourseOptimizer):
         for group in self.param_groups:
             lr, eps, wd, psi = float(group["lr"]), group["eps"], group["weight_decay"], group["momentum_decay"]
             beta1, beta2 = map(float, group["betas"])
-            for p, g in self._descent_gradients(group):
+            decoupled = group["decoupled_weight_decay"]
+            for p, g in self._descent_gradients(group, l2=0.0 if decoupled else wd,
+                                                 decay=lr * wd if decoupled else 0.0):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
@@ -72,11 +74,6 @@ class NAdam(CourseOptimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = state["step"]
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.mul_(1 - lr * wd)
-                    else:
-                        g = g.add(p, alpha=wd)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                 state["mu_product"] *= mu
