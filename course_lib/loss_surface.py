@@ -79,6 +79,9 @@ __all__ = [
 # Parameter-free modules that act on each entry alone: a batch dimension in front changes nothing.
 _ELEMENTWISE = (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU, torch.nn.SiLU,
                 torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.Softplus, torch.nn.Identity)
+# The batched MLP evaluation takes blocks of points whose widest activation fits in this many
+# bytes, about a core's L2 cache (1 MiB on this course's 2-core CI machine).
+_BLOCK_BYTES = 1 << 20
 
 
 def _check_vector(name: str, x) -> torch.Tensor:
@@ -146,52 +149,136 @@ class FlatLoss:
         elementwise activations, applied to 2-D inputs: :meth:`batched` can then run its layers as
         batched matrix products directly."""
         return (isinstance(self.model, torch.nn.Sequential) and self.X.dim() == 2
-                and all(isinstance(m, (torch.nn.Linear, *_ELEMENTWISE)) for m in self.model))
+                and all(isinstance(m, (torch.nn.Linear, *_ELEMENTWISE)) for m in self.model)
+                and any(isinstance(m, torch.nn.Linear) for m in self.model))
 
-    def _plain_mlp_outputs(self, thetas: torch.Tensor) -> torch.Tensor:
-        # Every grid point has its own weights, so layer l computes h W_k^T + b_k for all k at once
-        # as one batched product with the bias fused in (baddbmm). vmap of functional_call computes
-        # the same numbers, but as a product and a separate broadcast addition per layer, which on
-        # a CPU costs two to three times as long (benchmarks/landscape_2d.py).
-        params = self.unflatten(thetas)
-        h = self.X.expand(thetas.shape[0], *self.X.shape)
-        for name, layer in self.model.named_children():
-            if isinstance(layer, torch.nn.Linear):
-                weight_t = params[f"{name}.weight"].transpose(1, 2)
-                if layer.bias is None:
-                    h = torch.bmm(h, weight_t)
-                else:
-                    h = torch.baddbmm(params[f"{name}.bias"].unsqueeze(1), h, weight_t)
-            elif isinstance(layer, torch.nn.ReLU):
-                h = h.clamp_min_(0)  # in place: h is a fresh intermediate, and a pass less over memory
+    # --- the batched forward pass of a plain MLP ---------------------------------------------
+    #
+    # Every parameter vector (a "point") has its own weights, so a layer is a batched matrix
+    # product over points. What makes it fast on a CPU (benchmarks/landscape_2d.py measures it):
+    # * activations are kept transposed, (points, units, examples), and every hidden layer carries
+    #   a constant unit equal to 1 (homogeneous coordinates): the bias is then one more column of
+    #   the weight matrix, [[W, b], [0, 1]], and a layer is a single bmm, with no broadcast copy
+    #   of the bias;
+    # * points go through in blocks whose activations fit in a core's L2 cache, and every block
+    #   writes into the same preallocated buffers: a fresh megabyte-sized tensor per operation
+    #   costs page faults that, on a small virtual machine, took longer than the arithmetic;
+    # * cross-entropy with class-index targets takes the (points, classes, examples) outputs
+    #   directly, as PyTorch's K-dimensional cross-entropy, without transposing them back.
+
+    def _mlp_shapes(self) -> list[tuple[int, int]]:
+        """(rows, columns) of each linear layer's augmented matrix: [[W, b], [0, 1]] for a hidden
+        layer, [W, b] for the last."""
+        layers = [m for m in self.model if isinstance(m, torch.nn.Linear)]
+        return [(m.out_features + (i < len(layers) - 1), m.in_features + 1)
+                for i, m in enumerate(layers)]
+
+    def _augmented_weights(self, thetas: torch.Tensor, constant: bool = True) -> torch.Tensor:
+        """The augmented matrices (:meth:`_mlp_shapes`) of each row of ``thetas``, flattened and
+        concatenated: shape (points, total size). The corner entry of [[W, b], [0, c]] is
+        c = 1 if ``constant`` else 0; without it the map is linear, so the weights of
+        theta + a d1 + b d2 are ``aug(theta) + a aug(d1, False) + b aug(d2, False)``."""
+        params, k = self.unflatten(thetas), thetas.shape[0]
+        names = [name for name, m in self.model.named_children() if isinstance(m, torch.nn.Linear)]
+        parts = []
+        for name, (rows, cols) in zip(names, self._mlp_shapes()):
+            weight = params[f"{name}.weight"]
+            hidden = rows > weight.shape[-2]
+            w = thetas.new_zeros(k, rows, cols)
+            w[:, :weight.shape[-2], :-1] = weight
+            if f"{name}.bias" in params:
+                w[:, :weight.shape[-2], -1] = params[f"{name}.bias"]
+            if hidden and constant:
+                w[:, -1, -1] = 1.0
+            parts.append(w.reshape(k, -1))
+        return torch.cat(parts, dim=1)
+
+    def _mlp_losses(self, weights_of: Callable, k: int, chunk_size: int) -> torch.Tensor:
+        """Losses of ``k`` points. ``weights_of(start, stop, out)`` returns the augmented weights
+        (:meth:`_augmented_weights`) of points ``start:stop``, written into ``out`` if it can."""
+        X, n = self.X, self.X.shape[0]
+        modules = list(self.model)
+        first = next(i for i, m in enumerate(modules) if isinstance(m, torch.nn.Linear))
+        x = X
+        for m in modules[:first]:  # activations before the first layer act on the inputs
+            x = m(x)
+        x1_t = torch.cat([x, x.new_ones(n, 1)], dim=1).T.contiguous()  # (features + 1, examples)
+        shapes = self._mlp_shapes()
+        widest = max(rows for rows, _ in shapes)
+        block = max(1, min(chunk_size, k, _BLOCK_BYTES // (widest * n * X.element_size())))
+        weight_buffer = X.new_empty(block, sum(r * c for r, c in shapes))
+        hidden_buffers = [X.new_empty(block, rows, n) for rows, _ in shapes[:-1]]
+        losses = []
+        for start in range(0, k, chunk_size):
+            stop = min(k, start + chunk_size)
+            logits = X.new_empty(stop - start, shapes[-1][0], n)
+            for i in range(start, stop, block):
+                j = min(stop, i + block)
+                weights = weights_of(i, j, weight_buffer[:j - i])
+                outs = [buf[:j - i] for buf in hidden_buffers] + [logits[i - start:j - start]]
+                self._mlp_block(weights, shapes, modules[first:], x1_t, outs)
+            losses.append(self._loss_of_logits(logits))
+        return torch.cat(losses)
+
+    @staticmethod
+    def _mlp_block(weights: torch.Tensor, shapes, modules, x1_t: torch.Tensor, outs) -> None:
+        """One block of points through the network; layer l writes its output into ``outs[l]``."""
+        g, h, offset, layer = weights.shape[0], None, 0, 0
+        for m in modules:
+            if isinstance(m, torch.nn.Linear):
+                rows, cols = shapes[layer]
+                w = weights[:, offset:offset + rows * cols].view(g, rows, cols)
+                # the first layer's input is the same for every point (expand: no copy)
+                h = torch.bmm(w, x1_t.expand(g, cols, -1) if h is None else h, out=outs[layer])
+                offset, layer = offset + rows * cols, layer + 1
+            elif isinstance(m, torch.nn.ReLU):
+                h.clamp_min_(0)  # in place; relu(1) = 1 keeps the constant unit
             else:
-                h = layer(h)
-        return h
+                outs[layer - 1].copy_(m(h))  # other activations: the output stays in its buffer
+                if layer < len(shapes):  # a hidden layer: restore the constant unit
+                    h[:, -1].fill_(1.0)
+
+    def _loss_of_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """The loss of each point from its transposed outputs (points, classes, examples)."""
+        k, n = logits.shape[0], logits.shape[2]
+        if (self.loss_fn is torch.nn.functional.cross_entropy and self.y.dim() == 1
+                and not self.y.is_floating_point()):
+            # cross-entropy of (N, C, d) inputs takes its softmax over dimension 1: no transposes
+            targets = self.y.expand(k, n).contiguous()  # a contiguous target is faster to index
+            return torch.nn.functional.cross_entropy(logits, targets, reduction="none").mean(dim=1)
+        return vmap(lambda out: self.loss_fn(out.T, self.y))(logits)
 
     def batched(self, thetas: torch.Tensor, chunk_size: int = 256, method: str = "auto") -> torch.Tensor:
         """Losses at the rows of ``thetas`` (shape ``(k, n)``), ``chunk_size`` rows at a time; no
         gradient is recorded.
 
         ``method="vmap"``: ``torch.func.vmap`` of :meth:`__call__`, for any model.
-        ``method="mlp"``: for a plain MLP (:attr:`is_plain_mlp`), the layers as batched matrix
-        products (``baddbmm``) and ``vmap`` for the loss only; the same numbers, faster on a CPU.
+        ``method="mlp"``: for a plain MLP (:attr:`is_plain_mlp`), each layer as one batched matrix
+        product over the points, with the bias folded into the weights (see the comment above);
+        the same numbers up to rounding, several times faster on a CPU.
         ``method="auto"`` (default) takes ``"mlp"`` when the model allows it, else ``"vmap"``.
         """
         if thetas.dim() != 2 or thetas.shape[1] != self.dim:
             raise ValueError(f"Invalid thetas: shape {tuple(thetas.shape)} (must be (k, {self.dim}))")
         _check_count("chunk_size", chunk_size)
+        use_mlp, losses = self._use_mlp(method), []
+        with torch.no_grad():
+            for chunk in torch.split(thetas, chunk_size):
+                if use_mlp:
+                    weights = self._augmented_weights(chunk)
+                    losses.append(self._mlp_losses(lambda i, j, out: weights[i:j], len(chunk),
+                                                   chunk_size))
+                else:
+                    losses.append(vmap(self)(chunk))
+        return torch.cat(losses)
+
+    def _use_mlp(self, method: str) -> bool:
         if method not in ("auto", "vmap", "mlp"):
             raise ValueError(f"Invalid method: {method!r} (must be 'auto', 'vmap' or 'mlp')")
         if method == "mlp" and not self.is_plain_mlp:
             raise ValueError(f"Invalid method: 'mlp' needs an nn.Sequential of Linear layers and "
                              f"elementwise activations on 2-D inputs, got {type(self.model).__name__}")
-        use_mlp = method == "mlp" or (method == "auto" and self.is_plain_mlp)
-        loss_of_output = vmap(lambda out: self.loss_fn(out, self.y))
-        with torch.no_grad():
-            if use_mlp:
-                return torch.cat([loss_of_output(self._plain_mlp_outputs(c))
-                                  for c in torch.split(thetas, chunk_size)])
-            return torch.cat([vmap(self)(c) for c in torch.split(thetas, chunk_size)])
+        return method == "mlp" or (method == "auto" and self.is_plain_mlp)
 
 
 # --- directions and slices ---------------------------------------------------------------------
@@ -247,8 +334,10 @@ def loss_surface_2d(f: FlatLoss, theta: torch.Tensor, d1: torch.Tensor, d2: torc
                     xs: torch.Tensor, ys: torch.Tensor, chunk_size: int = 256,
                     method: str = "auto") -> torch.Tensor:
     r"""The grid :math:`Z_{ij} = L(\theta + x_j d_1 + y_i d_2)`, shape ``(len(ys), len(xs))``,
-    evaluated by :meth:`FlatLoss.batched` over chunks of grid points (``method`` as there), never
-    point by point."""
+    evaluated over chunks of ``chunk_size`` grid points at once, never point by point; ``method``
+    as in :meth:`FlatLoss.batched`. For a plain MLP the weights of a grid point are affine in
+    :math:`(x_j, y_i)`, so those of a block of points are one small matrix product and the
+    (points x parameters) matrix is never formed."""
     for name, v in (("theta", theta), ("d1", d1), ("d2", d2)):
         _check_vector(name, v)
         if v.numel() != f.dim:
@@ -257,9 +346,20 @@ def loss_surface_2d(f: FlatLoss, theta: torch.Tensor, d1: torch.Tensor, d2: torc
     ys = torch.as_tensor(ys, dtype=theta.dtype, device=theta.device).reshape(-1)
     if xs.numel() == 0 or ys.numel() == 0:
         raise ValueError(f"Invalid xs/ys: sizes {xs.numel()}, {ys.numel()} (must be non-empty)")
+    _check_count("chunk_size", chunk_size)
     B, A = torch.meshgrid(ys, xs, indexing="ij")
     a, b = A.reshape(-1, 1), B.reshape(-1, 1)
-    _check_count("chunk_size", chunk_size)
+    if f._use_mlp(method):
+        # the augmented weights are affine in (a, b): those of a block of grid points are one
+        # small matrix product, never the full (points x parameters) matrix
+        with torch.no_grad():
+            basis = torch.cat([f._augmented_weights(theta.reshape(1, -1)),
+                               f._augmented_weights(d1.reshape(1, -1), constant=False),
+                               f._augmented_weights(d2.reshape(1, -1), constant=False)])
+            coords = torch.cat([torch.ones_like(a), a, b], dim=1)
+            Z = f._mlp_losses(lambda i, j, out: torch.mm(coords[i:j], basis, out=out),
+                              coords.shape[0], chunk_size)
+        return Z.reshape(len(ys), len(xs))
     out = []
     # the grid of parameter vectors is built chunk by chunk: a 51 x 51 grid of a large net
     # would not fit in memory at once

@@ -31,15 +31,31 @@ def test_flat_loss_equals_module_loss():
     torch.testing.assert_close(f.flatten(f.unflatten(f.theta0)), f.theta0)
 
 
+def relu_classifier(device="cpu", seed=0):
+    """A ReLU MLP with cross-entropy: the batched MLP path's fast cross-entropy."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6),
+                              torch.nn.ReLU(), torch.nn.Linear(6, 3)).to(dtype=D, device=device)
+    X = torch.randn(25, 2, generator=g, dtype=D).to(device)
+    y = torch.randint(0, 3, (25,), generator=g).to(device)
+    return ls.FlatLoss(net, torch.nn.functional.cross_entropy, X, y), net
+
+
 @pytest.mark.parametrize("device", available_devices())
-def test_surface_2d_batched_equals_point_loop(device):
-    f, _ = tiny_problem(device)
+@pytest.mark.parametrize("problem", [tiny_problem, relu_classifier])
+@pytest.mark.parametrize("method", ["auto", "vmap"])
+@pytest.mark.parametrize("block_bytes", [None, 1])
+def test_surface_2d_batched_equals_point_loop(device, problem, method, block_bytes, monkeypatch):
+    if block_bytes is not None:  # one grid point per block: every block boundary is exercised
+        monkeypatch.setattr(ls, "_BLOCK_BYTES", block_bytes)
+    f, _ = problem(device)
     g = torch.Generator().manual_seed(1)
     d1 = ls.filter_normalize(f, ls.random_direction(f, g))
     d2 = ls.filter_normalize(f, ls.random_direction(f, g))
     xs = torch.linspace(-1, 1, 7, dtype=D)
     ys = torch.linspace(-0.5, 0.5, 5, dtype=D)
-    Z = ls.loss_surface_2d(f, f.theta0, d1, d2, xs, ys, chunk_size=4)
+    Z = ls.loss_surface_2d(f, f.theta0, d1, d2, xs, ys, chunk_size=4, method=method)
     assert Z.shape == (5, 7) and Z.device.type == device
     loop = torch.empty(5, 7, dtype=D)
     for i, b in enumerate(ys):
@@ -63,21 +79,32 @@ class _Residual(torch.nn.Module):
 
 
 @pytest.mark.parametrize("device", available_devices())
-@pytest.mark.parametrize("layers", ["relu-bias", "gelu-nobias", "residual"])
-def test_batched_methods_equal_per_point_loop(device, layers):
+@pytest.mark.parametrize("layers", ["relu-bias", "gelu-nobias", "tanh-first", "soft-targets",
+                                    "residual"])
+@pytest.mark.parametrize("block_bytes", [None, 1])
+def test_batched_methods_equal_per_point_loop(device, layers, block_bytes, monkeypatch):
+    if block_bytes is not None:
+        monkeypatch.setattr(ls, "_BLOCK_BYTES", block_bytes)
     torch.manual_seed(3)
     g = torch.Generator().manual_seed(3)
     if layers == "relu-bias":
         net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6),
                                   torch.nn.ReLU(), torch.nn.Linear(6, 4))
-    elif layers == "gelu-nobias":
+    elif layers == "gelu-nobias":  # GELU(1) != 1: the constant unit must be restored
         net = torch.nn.Sequential(torch.nn.Linear(3, 6, bias=False), torch.nn.GELU(),
                                   torch.nn.Linear(6, 4))
+    elif layers == "tanh-first":  # an activation on the inputs, one after the last layer
+        net = torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Linear(3, 6), torch.nn.SiLU(),
+                                  torch.nn.Linear(6, 4), torch.nn.Sigmoid())
+    elif layers == "soft-targets":  # class probabilities as targets: the generic loss path
+        net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4))
     else:
         net = torch.nn.Sequential(_Residual(), torch.nn.Linear(3, 4))
     net = net.to(dtype=D, device=device)
     X = torch.randn(20, 3, generator=g, dtype=D).to(device)
     y = torch.randint(0, 4, (20,), generator=g).to(device)
+    if layers == "soft-targets":
+        y = torch.softmax(torch.randn(20, 4, generator=g, dtype=D), dim=1).to(device)
     f = ls.FlatLoss(net, torch.nn.functional.cross_entropy, X, y)
     assert f.is_plain_mlp == (layers != "residual")
     thetas = f.theta0 + 0.5 * torch.randn(9, f.dim, generator=g, dtype=D).to(device)
