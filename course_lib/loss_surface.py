@@ -71,6 +71,7 @@ __all__ = [
     "power_iteration",
     "random_direction",
     "slq",
+    "smoothness_along_gradient",
     "spectral_density",
     "top_eigenvalue",
 ]
@@ -442,6 +443,44 @@ def hessian_vector_product(f: Callable, theta: torch.Tensor, v: torch.Tensor) ->
     fails inside ``functional_call`` for some losses (PyTorch's immutable zero tangents), two
     reverse passes work for every module."""
     return hvp(f, theta, v, method="double_backward")
+
+
+def smoothness_along_gradient(f: Callable, theta: torch.Tensor, step_sizes) -> dict[str, float]:
+    r"""How much the loss and its gradient change along a gradient step (Santurkar et al. 2018).
+
+    With :math:`g = \nabla L(\theta)` and :math:`\theta_\eta = \theta - \eta g` for each step
+    size :math:`\eta` in ``step_sizes``, returns
+
+    * ``"loss_range"``: :math:`\max_\eta L(\theta_\eta) - \min_\eta L(\theta_\eta)`, the variation
+      of the loss along the step;
+    * ``"gradient_change"``: :math:`\max_\eta \lVert \nabla L(\theta_\eta) - g \rVert` (the
+      smaller, the better the gradient at :math:`\theta` predicts the gradient after the step);
+    * ``"beta"``: :math:`\max_\eta \lVert \nabla L(\theta_\eta) - g \rVert / \lVert \eta g
+      \rVert`, an effective smoothness constant along the step, at most the largest absolute
+      Hessian eigenvalue on the segment (equal to :math:`\lambda` on a quadratic when :math:`g`
+      is an eigenvector with eigenvalue :math:`\lambda`).
+
+    ``f`` must work with ``torch.func.grad`` (a :class:`FlatLoss` does).
+    """
+    _check_vector("theta", theta)
+    etas = torch.as_tensor(step_sizes, dtype=torch.float64).reshape(-1)
+    if etas.numel() == 0 or not bool(torch.all(torch.isfinite(etas) & (etas > 0))):
+        raise ValueError(f"Invalid step_sizes: {step_sizes!r} (must be non-empty, finite and > 0)")
+    grad = torch.func.grad(f)
+    with torch.no_grad():
+        g = grad(theta)
+        g_norm = float(g.norm())
+        if g_norm == 0.0:
+            raise ValueError("Invalid theta: the gradient is zero there, so there is no step direction")
+        losses, changes, betas = [], [], []
+        for eta in etas.tolist():
+            point = theta - eta * g
+            change = float((grad(point) - g).norm())
+            losses.append(float(f(point)))
+            changes.append(change)
+            betas.append(change / (eta * g_norm))
+    return {"loss_range": max(losses) - min(losses), "gradient_change": max(changes),
+            "beta": max(betas)}
 
 
 def top_eigenvalue(f: Callable, theta: torch.Tensor, steps: int = 20,

@@ -152,6 +152,56 @@ def test_top_eigenvalue_matches_eigvalsh(device):
     assert abs(few - float(exact[-1])) <= 1e-6 * abs(float(exact[-1]))
 
 
+def test_smoothness_along_gradient_on_a_quadratic():
+    # L = 0.5 theta^T A theta: grad(theta - eta g) - g = -eta A g, and the loss along the step is
+    # the closed form L(theta) - eta |g|^2 + 0.5 eta^2 g^T A g
+    A = torch.diag(torch.tensor([4.0, 1.0, 0.25], dtype=D))
+
+    def quadratic(t):
+        return 0.5 * t @ A @ t
+
+    etas = [0.05, 0.1, 0.2]
+    on_axis = ls.smoothness_along_gradient(quadratic, torch.tensor([1.0, 0.0, 0.0], dtype=D), etas)
+    assert on_axis["beta"] == pytest.approx(4.0, rel=1e-12)  # g is the top eigenvector
+    theta = torch.tensor([1.0, 2.0, -3.0], dtype=D)
+    out = ls.smoothness_along_gradient(quadratic, theta, etas)
+    g = A @ theta
+    along = [float(quadratic(theta) - e * g @ g + 0.5 * e ** 2 * g @ A @ g) for e in etas]
+    assert out["loss_range"] == pytest.approx(max(along) - min(along), rel=1e-12)
+    assert out["gradient_change"] == pytest.approx(0.2 * float((A @ g).norm()), rel=1e-12)
+    assert 0.25 < out["beta"] < 4.0  # a mixture of eigenvectors: strictly between the extremes
+    with pytest.raises(ValueError, match="step_sizes"):
+        ls.smoothness_along_gradient(quadratic, theta, [0.1, -0.1])
+    with pytest.raises(ValueError, match="step_sizes"):
+        ls.smoothness_along_gradient(quadratic, theta, [])
+    with pytest.raises(ValueError, match="gradient is zero"):
+        ls.smoothness_along_gradient(quadratic, torch.zeros(3, dtype=D), etas)
+
+
+def test_smoothness_along_gradient_of_a_batchnorm_net():
+    # a FlatLoss with batch statistics works under torch.func.grad, and its gradient change
+    # equals the one computed with autograd on the module
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 5),
+                              torch.nn.BatchNorm1d(5, track_running_stats=False),
+                              torch.nn.ReLU(), torch.nn.Linear(5, 2)).to(D)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(16, 2, generator=g, dtype=D), torch.randint(0, 2, (16,), generator=g)
+    f = ls.FlatLoss(net, torch.nn.functional.cross_entropy, X, y)
+    out = ls.smoothness_along_gradient(f, f.theta0, [0.3])
+
+    def module_grad(theta):
+        torch.nn.utils.vector_to_parameters(theta, net.parameters())
+        net.zero_grad()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+        return torch.cat([p.grad.reshape(-1) for p in net.parameters()])
+
+    theta0 = f.theta0.clone()
+    g0 = module_grad(theta0)
+    g1 = module_grad(theta0 - 0.3 * g0)
+    torch.testing.assert_close(torch.tensor(out["gradient_change"], dtype=D), (g1 - g0).norm())
+
+
 def test_power_iteration_finds_largest_modulus():
     f, _ = tiny_problem()
     H = full_hessian(f)
