@@ -8,10 +8,12 @@ Grokking (Power et al. 2022)
 random into a training and a validation set. :class:`ModularMLP` embeds both operands with one
 shared table, concatenates the two vectors and applies a one-hidden-layer ReLU network.
 :func:`train_full_batch` runs full-batch training with any ``torch.optim`` optimizer and records
-the training and validation accuracy every ``eval_every`` steps (evaluation under
-``torch.no_grad``); an optional ``lr_schedule`` sets the learning rate before each step and an
-``on_step`` hook may replace the optimizer (to reset its state at a warm restart, or to switch to
-another optimizer). :func:`first_step_reaching` reads off when a curve first reaches a level.
+the training and validation accuracy every ``eval_every`` steps (in evaluation mode, under
+``torch.no_grad``); :func:`train_minibatch` does the same with minibatches drawn epoch by epoch,
+and ``ModularMLP(dropout=...)`` adds dropout on the hidden layer. An optional ``lr_schedule``
+sets the learning rate before each step and an ``on_step`` hook may replace the optimizer (to
+reset its state at a warm restart, or to switch to another optimizer). :func:`first_step_reaching`
+reads off when a curve first reaches a level.
 
 Simplicity bias and Group DRO (Sagawa et al. 2020)
 --------------------------------------------------
@@ -52,7 +54,8 @@ from .devices import resolve_device
 from .optim import SGD
 
 __all__ = [
-    "ModularSplit", "modular_dataset", "ModularMLP", "train_full_batch", "first_step_reaching",
+    "ModularSplit", "modular_dataset", "ModularMLP", "train_full_batch", "train_minibatch",
+    "first_step_reaching",
     "reset_optimizer_state", "SpuriousData", "spurious_dataset", "group_losses",
     "group_dro_weights", "group_accuracies", "train_linear_classifier",
 ]
@@ -121,8 +124,10 @@ class ModularMLP(torch.nn.Module):
     r"""Embedding + MLP: :math:`\text{logits} = W_2\, \mathrm{ReLU}(W_1 [E_a; E_b] + b_1) + b_2`.
 
     One embedding table :math:`E \in \mathbb{R}^{p \times d}` (``embed_dim``, default 32) is shared
-    by both operands; the hidden layer has ``hidden`` units (default 128). The parameters follow
-    PyTorch's default initialisation (embedding :math:`\mathcal N(0, 1)`, linear layers uniform on
+    by both operands; the hidden layer has ``hidden`` units (default 128). With ``dropout`` > 0
+    (default 0) each hidden unit is zeroed with that probability in training mode and the others
+    scaled by :math:`1/(1 - \text{dropout})` (``torch.nn.Dropout``); evaluation mode turns it off.
+    The parameters follow PyTorch's default initialisation (embedding :math:`\mathcal N(0, 1)`, linear layers uniform on
     :math:`\pm 1/\sqrt{\text{fan-in}}`), drawn from a CPU generator seeded with ``seed`` so that
     the global RNG is untouched and every device starts from the same weights; then they move to
     ``device``/``dtype``.
@@ -132,13 +137,17 @@ class ModularMLP(torch.nn.Module):
     """
 
     def __init__(self, p: int, *, embed_dim: int = 32, hidden: int = 128, seed: int = 0,
-                 device=None, dtype=torch.float32):
+                 dropout: float = 0.0, device=None, dtype=torch.float32):
         super().__init__()
         p = _as_int("p", p, 2)
         embed_dim = _as_int("embed_dim", embed_dim, 1)
         hidden = _as_int("hidden", hidden, 1)
+        dropout = as_float("dropout", dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.embed = torch.nn.Embedding(p, embed_dim)
         self.hidden = torch.nn.Linear(2 * embed_dim, hidden)
+        self.dropout = torch.nn.Dropout(dropout)
         self.out = torch.nn.Linear(hidden, p)
         gen = torch.Generator().manual_seed(int(seed))
         with torch.no_grad():
@@ -152,7 +161,7 @@ class ModularMLP(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.embed(x)                       # (n, 2, d)
-        return self.out(torch.relu(self.hidden(e.flatten(1))))
+        return self.out(self.dropout(torch.relu(self.hidden(e.flatten(1)))))
 
 
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -168,18 +177,57 @@ def train_full_batch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, s
 
     At each step :math:`t = 0, \dots,` ``steps - 1``: ``on_step(t, optimizer)`` may return a new
     optimizer (used from then on); ``lr_schedule(t)`` (if given) sets every group's learning rate;
-    then one gradient step on the whole training set. The training accuracy of the logits of that
-    step's forward pass (before the update) and the validation accuracy (under ``torch.no_grad``,
-    same parameters) are recorded when ``t % eval_every == 0`` and at the last step. Training stops
-    early once the validation accuracy reaches ``stop_at_val``.
+    then one gradient step on the whole training set. When ``t % eval_every == 0`` and at the last
+    step, the training and validation accuracies of the parameters before that step's update are
+    recorded, in evaluation mode (no dropout) and under ``torch.no_grad``, with the training loss
+    of the step. Training stops early once the validation accuracy reaches ``stop_at_val``.
 
     Returns ``{"step", "train_acc", "val_acc", "train_loss"}`` lists.
     """
+    return _train(model, optimizer, split, steps=steps, eval_every=eval_every,
+                  lr_schedule=lr_schedule, on_step=on_step, stop_at_val=stop_at_val,
+                  batch_size=None, seed=0)
+
+
+def train_minibatch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, split: ModularSplit,
+                    *, steps: int, batch_size: int, seed: int = 0, eval_every: int = 20,
+                    lr_schedule: Callable[[int], float] | None = None,
+                    on_step: Callable[[int, torch.optim.Optimizer], torch.optim.Optimizer | None] | None = None,
+                    stop_at_val: float | None = None) -> dict[str, list[float]]:
+    r""":func:`train_full_batch` with minibatches: each step uses ``batch_size`` training pairs.
+
+    The pairs are taken in the order of a random permutation of the training set, a fresh one
+    each epoch (a CPU ``torch.Generator`` seeded with ``seed``), so that every pair is used once
+    per epoch; the last batch of an epoch may be smaller. ``batch_size`` at least the training set
+    size is full-batch training. The history records the same quantities as there; the recorded
+    ``train_loss`` is that of the step's minibatch.
+    """
+    batch_size = _as_int("batch_size", batch_size, 1)
+    return _train(model, optimizer, split, steps=steps, eval_every=eval_every,
+                  lr_schedule=lr_schedule, on_step=on_step, stop_at_val=stop_at_val,
+                  batch_size=batch_size, seed=seed)
+
+
+def _batches(n: int, batch_size: int | None, seed: int, device):
+    """Index tensors of successive minibatches, epoch after epoch; None for the full batch."""
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield None
+    gen = torch.Generator().manual_seed(int(seed))
+    while True:
+        perm = torch.randperm(n, generator=gen).to(device)
+        yield from torch.split(perm, batch_size)
+
+
+def _train(model, optimizer, split, *, steps, eval_every, lr_schedule, on_step, stop_at_val,
+           batch_size, seed) -> dict[str, list[float]]:
     steps = _as_int("steps", steps, 1)
     eval_every = _as_int("eval_every", eval_every, 1)
     if stop_at_val is not None:
         stop_at_val = as_float("stop_at_val", stop_at_val)
     history: dict[str, list[float]] = {"step": [], "train_acc": [], "val_acc": [], "train_loss": []}
+    batches = _batches(len(split.y_train), batch_size, seed, split.y_train.device)
+    model.train()
     for t in range(steps):
         if on_step is not None:
             replaced = on_step(t, optimizer)
@@ -188,15 +236,20 @@ def train_full_batch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, s
         if lr_schedule is not None:
             for group in optimizer.param_groups:
                 group["lr"] = float(lr_schedule(t))
-        logits = model(split.x_train)
-        loss = torch.nn.functional.cross_entropy(logits, split.y_train)
+        if t % eval_every == 0 or t == steps - 1:
+            model.eval()  # dropout off: the accuracies of the network itself
+            with torch.no_grad():
+                train_acc = _accuracy(model(split.x_train), split.y_train)
+                val_acc = _accuracy(model(split.x_val), split.y_val)
+            model.train()
+        idx = next(batches)
+        x, y = (split.x_train, split.y_train) if idx is None else (split.x_train[idx], split.y_train[idx])
+        loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if t % eval_every == 0 or t == steps - 1:
-            with torch.no_grad():
-                val_acc = _accuracy(model(split.x_val), split.y_val)
             history["step"].append(t)
-            history["train_acc"].append(_accuracy(logits.detach(), split.y_train))
+            history["train_acc"].append(train_acc)
             history["val_acc"].append(val_acc)
             history["train_loss"].append(float(loss.detach()))
             if stop_at_val is not None and val_acc >= stop_at_val:

@@ -10,7 +10,7 @@ from course_lib.devices import available_devices
 from course_lib.generalization import (
     ModularMLP, first_step_reaching, group_accuracies, group_dro_weights, group_losses,
     modular_dataset, reset_optimizer_state, spurious_dataset, train_full_batch,
-    train_linear_classifier,
+    train_linear_classifier, train_minibatch,
 )
 
 
@@ -41,6 +41,56 @@ def test_training_is_reproducible_and_history_shape():
     h1, h2 = run(), run()
     assert h1 == h2
     assert h1["step"] == [0, 10, 20, 24]
+
+
+class _RecordInputs(torch.nn.Module):
+    """A ModularMLP that remembers the pairs of every forward pass in training mode."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.net, self.seen = ModularMLP(p, embed_dim=4, hidden=8, seed=0), []
+
+    def forward(self, x):
+        if self.training:
+            self.seen.append(x.clone())
+        return self.net(x)
+
+
+def test_minibatches_use_every_pair_once_per_epoch():
+    s = modular_dataset(7, train_fraction=0.5, seed=0)  # 24 training pairs
+    m = _RecordInputs(7)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    train_minibatch(m, opt, s, steps=10, batch_size=5, seed=3)  # two epochs of 5 batches
+    sizes = [len(x) for x in m.seen]
+    assert sizes == [5, 5, 5, 5, 4] * 2
+    train_set = sorted(map(tuple, s.x_train.tolist()))
+    for epoch in (m.seen[:5], m.seen[5:]):
+        assert sorted(map(tuple, torch.cat(epoch).tolist())) == train_set
+    assert not torch.equal(torch.cat(m.seen[:5]), torch.cat(m.seen[5:]))  # reshuffled
+
+
+def test_minibatch_as_large_as_the_training_set_is_full_batch():
+    def run(train):
+        s = modular_dataset(11, train_fraction=0.5, seed=0)
+        m = ModularMLP(11, embed_dim=8, hidden=16, seed=1)
+        return train(m, torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=1.0), s)
+    full = run(lambda m, o, s: train_full_batch(m, o, s, steps=30, eval_every=10))
+    large = run(lambda m, o, s: train_minibatch(m, o, s, steps=30, batch_size=1000, eval_every=10))
+    small = run(lambda m, o, s: train_minibatch(m, o, s, steps=30, batch_size=8, eval_every=10))
+    assert full == large
+    assert full["train_loss"] != small["train_loss"]
+
+
+def test_dropout_is_on_in_training_and_off_when_accuracies_are_recorded():
+    s = modular_dataset(11, train_fraction=0.5, seed=0)
+    m = ModularMLP(11, embed_dim=8, hidden=64, seed=0, dropout=0.5)
+    m.train()
+    assert not torch.equal(m(s.x_train), m(s.x_train))  # a fresh mask at each call
+    m.eval()
+    before = (m(s.x_train).argmax(1) == s.y_train).float().mean().item()
+    h = train_full_batch(m, torch.optim.SGD(m.parameters(), lr=0.0), s, steps=3, eval_every=1)
+    assert h["train_acc"] == [before] * 3  # lr 0: the recorded accuracy is the eval-mode one
+    assert m.training  # training leaves the model in training mode
 
 
 def test_model_forward_matches_manual_computation():
@@ -162,6 +212,8 @@ def test_devices_and_dtype(device):
     (lambda: modular_dataset(7, op="div"), "op"),
     (lambda: modular_dataset(7, train_fraction=1.0), "train_fraction"),
     (lambda: ModularMLP(7, hidden=0), "hidden"),
+    (lambda: ModularMLP(7, dropout=1.0), "dropout"),
+    (lambda: train_minibatch(None, None, modular_dataset(5), steps=3, batch_size=0), "batch_size"),
     (lambda: spurious_dataset(10, minority_fraction=0.0), "minority_fraction"),
     (lambda: spurious_dataset(10, core_noise=-1.0), "core_noise"),
     (lambda: group_dro_weights(torch.ones(2), torch.ones(2), -0.1), "eta"),
