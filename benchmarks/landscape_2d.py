@@ -2,12 +2,14 @@
 
 A 2-D landscape plot (Li et al. 2018) needs the loss at every point
 :math:`\\theta + a\\,\\delta + b\\,\\eta` of a grid. On a small ReLU MLP (2-24-24-2, 722 parameters,
-float32, PyTorch's default threads) and a 51 x 51 grid, the benchmark times three ways:
+float32, PyTorch's default threads) and a 51 x 51 grid, the benchmark times four ways:
 
 * ``notes loop`` -- the per-point Python double loop of the course's source notes: load the
   perturbed parameters into the module, call it, ``loss.item()``; 2,601 forward passes;
-* ``lean loop`` -- a leaner per-point loop: ``FlatLoss`` (``functional_call`` on a flat vector)
-  at one grid point at a time, results kept as tensors;
+* ``lean loop`` -- a per-point loop without copies into the module: ``FlatLoss``
+  (``functional_call`` on a flat vector) at one grid point at a time, results kept as tensors
+  (on a 2-core CI machine it was no faster than the notes' loop: ``functional_call`` costs about
+  as much as the copies it saves);
 * ``vmap`` -- ``course_lib.loss_surface.loss_surface_2d(..., method="vmap")``: ``torch.func.vmap``
   of ``functional_call`` over the grid, ``--chunk`` points at a time (the activations of a chunk
   are held at once: chunk x examples x 24 floats per hidden layer);
@@ -23,13 +25,15 @@ For each number of training examples (``--examples``) it prints the best time of
 ``--repeats`` (after one untimed warm-up call, which pays ``vmap``'s one-off tracing cost; the best
 rather than the median because other work on a shared machine only ever adds time), the time per
 grid point, the speed-ups over the notes' loop and the largest difference between the grids. The
-issue's target is a speed-up of at least 20 over a per-point Python loop. Both loops are shown
-because the answer depends on the loop: the notes' loop pays Python, parameter-copy and dispatch
-overhead at every point (about 0.1 ms on a 2-core CI machine), the lean loop only the dispatch of
-one functional forward pass, and the batched version only the arithmetic, which grows with the
-number of examples. The speed-up is therefore largest when a forward pass is cheap (few
-examples) and shrinks as the work per point grows. The chapter points here rather than printing
-timings (they vary between runs and machines).
+issue's target is a speed-up of at least 20 over a per-point Python loop. On the 2-core CI
+machine the ``mlp`` column meets it with 16 and 64 examples (about 25x to 90x between runs) but
+not with 256 (about 15x) or 1024 (about 4x): the notes' loop costs 0.12 to 0.15 ms per point
+up to 256 examples, mostly Python and dispatch overhead, while the batched
+evaluation costs only the arithmetic, about 8 microseconds per point at 256 examples, of which
+the 24 x 24 layer alone (320 thousand floating-point operations per point) needs about 3 at this
+machine's best batched-GEMM speed of some 100 GFLOP/s. The speed-up is therefore largest when a
+forward pass is cheap (few examples) and shrinks as the work per point grows. The chapter points
+here rather than printing timings (they vary between runs and machines).
 
 Run: ``.venv/bin/python benchmarks/landscape_2d.py [--repeats 3] [--grid 51] [--chunk 256]
 [--examples 16 64 256 1024] [--threads N] [--device cpu]``.

@@ -203,6 +203,7 @@ def train_minibatch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sp
     ``train_loss`` is that of the step's minibatch.
     """
     batch_size = _as_int("batch_size", batch_size, 1)
+    seed = _as_int("seed", seed, 0)
     return _train(model, optimizer, split, steps=steps, eval_every=eval_every,
                   lr_schedule=lr_schedule, on_step=on_step, stop_at_val=stop_at_val,
                   batch_size=batch_size, seed=seed)
@@ -227,7 +228,18 @@ def _train(model, optimizer, split, *, steps, eval_every, lr_schedule, on_step, 
         stop_at_val = as_float("stop_at_val", stop_at_val)
     history: dict[str, list[float]] = {"step": [], "train_acc": [], "val_acc": [], "train_loss": []}
     batches = _batches(len(split.y_train), batch_size, seed, split.y_train.device)
+    was_training = model.training
     model.train()
+    try:
+        _train_steps(model, optimizer, split, steps, eval_every, lr_schedule, on_step,
+                     stop_at_val, batches, history)
+    finally:
+        model.train(was_training)  # hand the model back in the mode it came in
+    return history
+
+
+def _train_steps(model, optimizer, split, steps, eval_every, lr_schedule, on_step, stop_at_val,
+                 batches, history) -> None:
     for t in range(steps):
         if on_step is not None:
             replaced = on_step(t, optimizer)
@@ -255,7 +267,6 @@ def _train(model, optimizer, split, *, steps, eval_every, lr_schedule, on_step, 
             if stop_at_val is not None and val_acc >= stop_at_val:
                 break
         optimizer.step()
-    return history
 
 
 def first_step_reaching(history: dict[str, list[float]], key: str, level: float) -> int | None:

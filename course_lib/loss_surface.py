@@ -149,9 +149,12 @@ class FlatLoss:
         """True when the model is an ``nn.Sequential`` of ``nn.Linear`` layers and parameter-free
         elementwise activations, applied to 2-D inputs: :meth:`batched` can then run its layers as
         batched matrix products directly."""
-        return (isinstance(self.model, torch.nn.Sequential) and self.X.dim() == 2
-                and all(isinstance(m, (torch.nn.Linear, *_ELEMENTWISE)) for m in self.model)
-                and any(isinstance(m, torch.nn.Linear) for m in self.model))
+        if not (isinstance(self.model, torch.nn.Sequential) and self.X.dim() == 2
+                and all(isinstance(m, (torch.nn.Linear, *_ELEMENTWISE)) for m in self.model)):
+            return False
+        linear = [id(m) for m in self.model if isinstance(m, torch.nn.Linear)]
+        # a Linear module used twice has one set of parameters for two layers
+        return len(linear) > 0 and len(set(linear)) == len(linear)
 
     # --- the batched forward pass of a plain MLP ---------------------------------------------
     #
@@ -206,7 +209,10 @@ class FlatLoss:
         x1_t = torch.cat([x, x.new_ones(n, 1)], dim=1).T.contiguous()  # (features + 1, examples)
         shapes = self._mlp_shapes()
         widest = max(rows for rows, _ in shapes)
-        block = max(1, min(chunk_size, k, _BLOCK_BYTES // (widest * n * X.element_size())))
+        if X.device.type == "cpu":
+            block = max(1, min(chunk_size, k, _BLOCK_BYTES // (widest * n * X.element_size())))
+        else:  # an accelerator wants few large launches, not cache-sized ones
+            block = min(chunk_size, k)
         weight_buffer = X.new_empty(block, sum(r * c for r, c in shapes))
         hidden_buffers = [X.new_empty(block, rows, n) for rows, _ in shapes[:-1]]
         losses = []
@@ -242,9 +248,10 @@ class FlatLoss:
     def _loss_of_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """The loss of each point from its transposed outputs (points, classes, examples)."""
         k, n = logits.shape[0], logits.shape[2]
+        # Cross-entropy of (N, C, d) inputs takes its softmax over dimension 1: no transposes.
+        # Not with a negative target (ignore_index), which the mean must leave out: vmap then.
         if (self.loss_fn is torch.nn.functional.cross_entropy and self.y.dim() == 1
-                and not self.y.is_floating_point()):
-            # cross-entropy of (N, C, d) inputs takes its softmax over dimension 1: no transposes
+                and not self.y.is_floating_point() and bool((self.y >= 0).all())):
             targets = self.y.expand(k, n).contiguous()  # a contiguous target is faster to index
             return torch.nn.functional.cross_entropy(logits, targets, reduction="none").mean(dim=1)
         return vmap(lambda out: self.loss_fn(out.T, self.y))(logits)
@@ -457,7 +464,7 @@ def smoothness_along_gradient(f: Callable, theta: torch.Tensor, step_sizes) -> d
       smaller, the better the gradient at :math:`\theta` predicts the gradient after the step);
     * ``"beta"``: :math:`\max_\eta \lVert \nabla L(\theta_\eta) - g \rVert / \lVert \eta g
       \rVert`, an effective smoothness constant along the step, at most the largest absolute
-      Hessian eigenvalue on the segment (equal to :math:`\lambda` on a quadratic when :math:`g`
+      Hessian eigenvalue on the segment (equal to :math:`|\lambda|` on a quadratic when :math:`g`
       is an eigenvector with eigenvalue :math:`\lambda`).
 
     ``f`` must work with ``torch.func.grad`` (a :class:`FlatLoss` does).

@@ -69,6 +69,17 @@ def test_minibatches_use_every_pair_once_per_epoch():
     assert not torch.equal(torch.cat(m.seen[:5]), torch.cat(m.seen[5:]))  # reshuffled
 
 
+def test_minibatch_order_depends_on_the_seed_only():
+    def order(seed):
+        s = modular_dataset(7, train_fraction=0.5, seed=0)
+        m = _RecordInputs(7)
+        train_minibatch(m, torch.optim.SGD(m.parameters(), lr=0.1), s, steps=6, batch_size=5,
+                        seed=seed)
+        return torch.cat(m.seen)
+    assert torch.equal(order(3), order(3))
+    assert not torch.equal(order(3), order(4))
+
+
 def test_minibatch_as_large_as_the_training_set_is_full_batch():
     def run(train):
         s = modular_dataset(11, train_fraction=0.5, seed=0)
@@ -90,7 +101,10 @@ def test_dropout_is_on_in_training_and_off_when_accuracies_are_recorded():
     before = (m(s.x_train).argmax(1) == s.y_train).float().mean().item()
     h = train_full_batch(m, torch.optim.SGD(m.parameters(), lr=0.0), s, steps=3, eval_every=1)
     assert h["train_acc"] == [before] * 3  # lr 0: the recorded accuracy is the eval-mode one
-    assert m.training  # training leaves the model in training mode
+    assert not m.training  # handed back in the mode it came in
+    m.train()
+    train_full_batch(m, torch.optim.SGD(m.parameters(), lr=0.0), s, steps=1)
+    assert m.training
 
 
 def test_model_forward_matches_manual_computation():
@@ -214,6 +228,7 @@ def test_devices_and_dtype(device):
     (lambda: ModularMLP(7, hidden=0), "hidden"),
     (lambda: ModularMLP(7, dropout=1.0), "dropout"),
     (lambda: train_minibatch(None, None, modular_dataset(5), steps=3, batch_size=0), "batch_size"),
+    (lambda: train_minibatch(None, None, modular_dataset(5), steps=3, batch_size=2, seed=-1), "seed"),
     (lambda: spurious_dataset(10, minority_fraction=0.0), "minority_fraction"),
     (lambda: spurious_dataset(10, core_noise=-1.0), "core_noise"),
     (lambda: group_dro_weights(torch.ones(2), torch.ones(2), -0.1), "eta"),

@@ -80,8 +80,8 @@ class _Residual(torch.nn.Module):
 
 @pytest.mark.parametrize("device", available_devices())
 @pytest.mark.parametrize("layers", ["relu-bias", "gelu-nobias", "tanh-first", "soft-targets",
-                                    "residual"])
-@pytest.mark.parametrize("block_bytes", [None, 1])
+                                    "ignored-targets", "shared-layer", "residual"])
+@pytest.mark.parametrize("block_bytes", [None, 1, 3 * 7 * 20 * 8])
 def test_batched_methods_equal_per_point_loop(device, layers, block_bytes, monkeypatch):
     if block_bytes is not None:
         monkeypatch.setattr(ls, "_BLOCK_BYTES", block_bytes)
@@ -96,8 +96,12 @@ def test_batched_methods_equal_per_point_loop(device, layers, block_bytes, monke
     elif layers == "tanh-first":  # an activation on the inputs, one after the last layer
         net = torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Linear(3, 6), torch.nn.SiLU(),
                                   torch.nn.Linear(6, 4), torch.nn.Sigmoid())
-    elif layers == "soft-targets":  # class probabilities as targets: the generic loss path
+    elif layers in ("soft-targets", "ignored-targets"):  # targets for the generic loss path
         net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4))
+    elif layers == "shared-layer":  # one Linear twice: not a plain MLP (one weight, two layers)
+        shared = torch.nn.Linear(3, 3)
+        net = torch.nn.Sequential(shared, torch.nn.ReLU(), shared, torch.nn.ReLU(),
+                                  torch.nn.Linear(3, 4))
     else:
         net = torch.nn.Sequential(_Residual(), torch.nn.Linear(3, 4))
     net = net.to(dtype=D, device=device)
@@ -105,8 +109,10 @@ def test_batched_methods_equal_per_point_loop(device, layers, block_bytes, monke
     y = torch.randint(0, 4, (20,), generator=g).to(device)
     if layers == "soft-targets":
         y = torch.softmax(torch.randn(20, 4, generator=g, dtype=D), dim=1).to(device)
+    if layers == "ignored-targets":  # ignore_index: the mean is over the 15 others
+        y[::4] = -100
     f = ls.FlatLoss(net, torch.nn.functional.cross_entropy, X, y)
-    assert f.is_plain_mlp == (layers != "residual")
+    assert f.is_plain_mlp == (layers not in ("residual", "shared-layer"))
     thetas = f.theta0 + 0.5 * torch.randn(9, f.dim, generator=g, dtype=D).to(device)
     with torch.no_grad():
         loop = torch.stack([f(t) for t in thetas])
