@@ -25,6 +25,9 @@ eigenvalues :math:`\theta_k` and eigenvectors :math:`u_k` satisfies
 these Gaussian quadrature rules over random probes :math:`v` into an estimate of the spectral density
 :math:`\frac1n \sum_i \delta(\lambda - \lambda_i)`, broadened by a Gaussian of width :math:`\sigma`
 (:func:`spectral_density`).
+:func:`smoothness_along_gradient` measures how much the loss and its gradient change along a
+gradient step (Santurkar et al. 2018's loss range, gradient predictiveness and effective
+:math:`\beta`-smoothness).
 
 *Mode connectivity.* A quadratic Bezier curve
 :math:`\phi(t) = (1-t)^2\theta_0 + 2t(1-t)\,\omega + t^2\theta_1` (:func:`bezier_curve`) joins two
